@@ -1,0 +1,6 @@
+package web
+
+import "net/http"
+
+// routesUI registers the HTML pages. (Owned by the UI work.)
+func (s *Server) routesUI(mux *http.ServeMux) error { return nil }
