@@ -16,6 +16,7 @@ const (
 	KindConflict     Kind = "conflict"
 	KindUnauthorized Kind = "unauthorized"
 	KindForbidden    Kind = "forbidden"
+	KindRateLimited  Kind = "rate_limited"
 	KindInternal     Kind = "internal"
 )
 

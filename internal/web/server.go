@@ -117,6 +117,8 @@ func statusOf(err error) int {
 		return http.StatusUnauthorized
 	case domain.KindForbidden:
 		return http.StatusForbidden
+	case domain.KindRateLimited:
+		return http.StatusTooManyRequests
 	}
 	return http.StatusInternalServerError
 }
