@@ -1,11 +1,21 @@
 // Package web serves Evident's HTML pages and its JSON API over the same services.
+//
+// Pages (ui*.go) and the API (api*.go) share one Server. Both find out who is asking through
+// the same two doors: a browser's session cookie, read by [Server.sessionPrincipal], and a
+// bearer token for /api/v1. Handlers behind either door read the result with principalFrom.
+// Cookies are named and flagged by [Server.secureRequest]; client addresses come from
+// [Server.clientIP], which honours X-Forwarded-For only when Config.TrustProxy is set.
 package web
 
 import (
 	"context"
 	"errors"
+	"fmt"
+	"html/template"
 	"log/slog"
+	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/evidenthq/evident/internal/auth"
@@ -35,6 +45,8 @@ type Server struct {
 	log     *slog.Logger
 	now     func() time.Time
 	handler http.Handler
+	views   map[string]*template.Template // page name → layout plus page, parsed once
+	assets  map[string]string             // static file name → content hash, for cache busting
 }
 
 // New builds the server and its routes.
@@ -72,6 +84,7 @@ func New(cfg Config) (*Server, error) {
 	})
 	// Every state-changing request must come from our own origin.
 	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(s.denyCrossOrigin))
 	s.handler = securityHeaders(cop.Handler(mux))
 	return s, nil
 }
@@ -85,11 +98,101 @@ type principal struct {
 	Role    domain.Role
 	Session *domain.Session  // set for browser requests
 	Token   *domain.APIToken // set for API token requests
+
+	// memberships are every organization the user belongs to, when already loaded.
+	memberships []domain.Membership
 }
 
 // Actor is the principal as the author of a change.
 func (p *principal) Actor() domain.Actor {
 	return domain.Actor{UserID: p.User.ID, Email: p.User.Email}
+}
+
+// The session cookie's names. Over TLS the __Host- prefix makes the browser insist on
+// Secure, Path=/ and no Domain, so a sibling subdomain cannot plant or overwrite it.
+const (
+	sessionCookie       = "evident_session"
+	secureSessionCookie = "__Host-evident_session"
+)
+
+// secureRequest reports whether the browser reached us over TLS: directly, through a proxy
+// we trust to say so, or because the operator declared it with Config.SecureCookies.
+func (s *Server) secureRequest(r *http.Request) bool {
+	if s.cfg.SecureCookies || r.TLS != nil {
+		return true
+	}
+	return s.cfg.TrustProxy && strings.EqualFold(strings.TrimSpace(r.Header.Get("X-Forwarded-Proto")), "https")
+}
+
+// sessionCookieName is the name of the session cookie for this request.
+func (s *Server) sessionCookieName(r *http.Request) string {
+	if s.secureRequest(r) {
+		return secureSessionCookie
+	}
+	return sessionCookie
+}
+
+// sessionToken returns the session token the browser sent, or "".
+func (s *Server) sessionToken(r *http.Request) string {
+	if c, err := r.Cookie(s.sessionCookieName(r)); err == nil && c.Value != "" {
+		return c.Value
+	}
+	return ""
+}
+
+// sessionPrincipal returns who is signed in with the request's session cookie, in the
+// session's organization. Without a cookie, or with one that is unknown, expired or revoked,
+// or whose user is no longer a member of the organization, the error is KindUnauthorized.
+// Other errors are internal. The API uses it to accept browser sessions on /api/v1 as well.
+func (s *Server) sessionPrincipal(r *http.Request) (*principal, error) {
+	token := s.sessionToken(r)
+	if token == "" {
+		return nil, domain.Errorf(domain.KindUnauthorized, "not signed in")
+	}
+	ctx := r.Context()
+	sess, err := s.cfg.Auth.Authenticate(ctx, token)
+	if err != nil {
+		if k := domain.KindOf(err); k == domain.KindUnauthorized || k == domain.KindNotFound {
+			return nil, domain.Errorf(domain.KindUnauthorized, "not signed in")
+		}
+		return nil, fmt.Errorf("authenticate session: %w", err)
+	}
+	m, err := s.cfg.Store.Member(ctx, sess.OrgID, sess.UserID)
+	if err != nil {
+		if domain.IsNotFound(err) {
+			return nil, domain.Errorf(domain.KindUnauthorized, "no longer a member of this organization")
+		}
+		return nil, fmt.Errorf("load member: %w", err)
+	}
+	// The memberships name the organization and feed the pages' organization switcher.
+	ms, err := s.cfg.Store.Memberships(ctx, sess.UserID)
+	if err != nil {
+		return nil, fmt.Errorf("load memberships: %w", err)
+	}
+	for _, ms1 := range ms {
+		if ms1.Organization.ID == sess.OrgID {
+			return &principal{User: m.User, Org: ms1.Organization, Role: m.Role, Session: sess, memberships: ms}, nil
+		}
+	}
+	return nil, domain.Errorf(domain.KindUnauthorized, "no longer a member of this organization")
+}
+
+// clientIP is the address of the client: the first X-Forwarded-For entry when the proxy is
+// trusted, else the connection's remote address.
+func (s *Server) clientIP(r *http.Request) string {
+	if s.cfg.TrustProxy {
+		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+			first, _, _ := strings.Cut(xff, ",")
+			if ip := strings.TrimSpace(first); net.ParseIP(ip) != nil {
+				return ip
+			}
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 type principalKey struct{}

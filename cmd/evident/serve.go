@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/evidenthq/evident/internal/auth"
+	"github.com/evidenthq/evident/internal/catalog"
+	"github.com/evidenthq/evident/internal/store"
+	"github.com/evidenthq/evident/internal/web"
+)
+
+// The HTTP server's limits. Pages and API answers are small; the write timeout leaves
+// room for the largest reports and exports.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 60 * time.Second
+	writeTimeout      = 120 * time.Second
+	idleTimeout       = 120 * time.Second
+	maxHeaderBytes    = 64 << 10
+)
+
+// sessionCleanupInterval is how often expired sessions are deleted.
+const sessionCleanupInterval = 15 * time.Minute
+
+func (m *Main) serveCommand() *command {
+	c := newCommand("serve", "", "run the web interface and the API",
+		`Runs Evident: the web interface, the JSON API under /api/v1 and the health checks
+/healthz and /readyz. Applies pending schema migrations at start and refuses to run
+against a schema newer than itself. Stops gracefully on SIGINT or SIGTERM: requests in
+flight may finish within the shutdown timeout, then background work stops and the
+database is closed. The data directory is created with mode 0700.`)
+	m.Config.bindStorage(c.flags)
+	m.Config.bindServer(c.flags)
+	c.run = func(ctx context.Context, _ []string) error {
+		if err := m.openStore(ctx, true); err != nil {
+			return err
+		}
+		return m.startServer(ctx)
+	}
+	return c
+}
+
+func (m *Main) migrateCommand() *command {
+	c := newCommand("migrate", "", "apply database schema migrations and exit",
+		`Applies the schema migrations the database has not seen yet, each in its own
+transaction, and exits. Refuses a database whose schema is newer than this binary.
+With PostgreSQL, replicas starting at the same time apply each migration once.`)
+	m.Config.bindStorage(c.flags)
+	m.Config.bindLogLevel(c.flags)
+	c.run = func(ctx context.Context, _ []string) error {
+		if err := m.openStore(ctx, true); err != nil {
+			return err
+		}
+		fmt.Fprintf(m.Stdout, "Database schema is at version %d (%s).\n", m.Store.SchemaVersion(), m.Config.DatabaseLabel())
+		return nil
+	}
+	return c
+}
+
+// openStore opens the configured database. With migrate it prepares the data directory
+// and applies pending migrations; without, the database must exist and be current.
+func (m *Main) openStore(ctx context.Context, migrate bool) error {
+	if migrate {
+		if err := m.Config.prepareDataDir(); err != nil {
+			return err
+		}
+		if fi, err := os.Stat(m.Config.DataDir); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			m.Logger.Warn("other users can reach the data directory; restrict it to Evident's user",
+				"path", m.Config.DataDir, "mode", fi.Mode().Perm().String(), "fix", "chmod 700 "+m.Config.DataDir)
+		}
+	} else if p := m.Config.sqlitePath(); p != "" {
+		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("no database at %s: start Evident once with 'evident serve' or run 'evident migrate', or point --data or --database at an existing one", p)
+		}
+	}
+	st, err := store.Open(ctx, m.Config.DSN())
+	if err != nil {
+		return fmt.Errorf("open database (%s): %w", m.Config.DatabaseLabel(), err)
+	}
+	st.Now = m.Now
+	m.Store = st
+	if migrate {
+		if err := st.Migrate(ctx); err != nil {
+			return fmt.Errorf("migrate database (%s): %w", m.Config.DatabaseLabel(), err)
+		}
+		m.Logger.Debug("database schema is current", "database", m.Config.DatabaseLabel(), "version", st.SchemaVersion())
+		return nil
+	}
+	if err := st.CheckSchema(ctx); err != nil {
+		return fmt.Errorf("check database (%s): %w", m.Config.DatabaseLabel(), err)
+	}
+	return nil
+}
+
+// newAuth returns the sign-in service over the open store.
+func (m *Main) newAuth() *auth.Service {
+	return auth.New(m.Store, auth.Options{Now: m.Now})
+}
+
+// startServer listens, serves in the background and starts the background workers. It
+// returns once the server is listening.
+func (m *Main) startServer(ctx context.Context) error {
+	authSvc := m.newAuth()
+	handler, err := web.New(web.Config{
+		Store:         m.Store,
+		Catalog:       catalog.Default(),
+		Auth:          authSvc,
+		Logger:        m.Logger,
+		Now:           m.Now,
+		SecureCookies: m.Config.SecureCookies,
+		TrustProxy:    m.Config.TrustProxy,
+		Version:       Version(),
+	})
+	if err != nil {
+		return fmt.Errorf("build web server: %w", err)
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", m.Config.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (choose another address with --addr or %s)", m.Config.Addr, err, envAddr)
+	}
+	m.listener = ln
+	m.httpServer = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
+	}
+	m.serveErr = make(chan error, 1)
+	go func() {
+		if err := m.httpServer.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.serveErr <- err
+		}
+	}()
+
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	m.stopWorkers = cancel
+	m.workers.Go(func() { m.cleanSessions(wctx, authSvc, sessionCleanupInterval) })
+
+	m.Logger.Info("evident is serving",
+		"url", m.URL(), "version", Version(), "database", m.Config.DatabaseLabel(), "data", m.Config.DataDir)
+	return nil
+}
+
+// cleanSessions deletes expired sessions at start and then at every interval until ctx
+// is done. Several replicas may run it at once: the deletes do not conflict.
+func (m *Main) cleanSessions(ctx context.Context, a *auth.Service, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		n, err := a.CleanupSessions(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			m.Logger.Warn("session cleanup failed", "err", err)
+		case n > 0:
+			m.Logger.Info("expired sessions deleted", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,440 @@
+package monitor
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"cel.dev/cel-go/common/functions"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/common/types/traits"
+	"cel.dev/cel-go/interpreter"
+)
+
+// Status is the outcome of a test, for one resource or overall.
+type Status string
+
+// The statuses.
+const (
+	StatusPass  Status = "pass"
+	StatusFail  Status = "fail"
+	StatusError Status = "error" // the test could not judge the resource (or could not run)
+	// StatusNoData is a test that selected no resource: nothing to judge, which is not a pass.
+	StatusNoData Status = "no_data"
+)
+
+// ResourceResult is a test's verdict on one resource.
+type ResourceResult struct {
+	ExternalID string `json:"id"`
+	Name       string `json:"name"`
+	Status     Status `json:"status"`
+	// Message explains a failure (from the test's message expression; empty without one)
+	// or an error.
+	Message string `json:"message,omitempty"`
+}
+
+// TestResult is one test's outcome in a run.
+type TestResult struct {
+	TestID string `json:"test_id"`
+	Type   string `json:"type"`
+	// Status is fail when any resource failed, else error when any could not be judged or
+	// the test could not run, else pass when any passed, else no_data.
+	Status Status `json:"status"`
+	Passed int    `json:"passed"`
+	Failed int    `json:"failed"`
+	Errors int    `json:"errors"`
+	// Resources are the selected resources' verdicts, in inventory order.
+	Resources []ResourceResult `json:"resources"`
+	// Err says why the test could not run at all, such as the inventory failing to read
+	// its type; empty otherwise.
+	Err string `json:"error,omitempty"`
+}
+
+// Results is the outcome of a run.
+type Results struct {
+	At    time.Time    `json:"at"`
+	Tests []TestResult `json:"tests"` // in the order of the programs evaluated
+}
+
+// Test returns the result of the test with the given ID.
+func (r *Results) Test(id string) (*TestResult, bool) {
+	for i := range r.Tests {
+		if r.Tests[i].TestID == id {
+			return &r.Tests[i], true
+		}
+	}
+	return nil, false
+}
+
+// batchSize is how many resources a worker judges at a time.
+const batchSize = 512
+
+// Evaluate judges every program against the inventory at time now. Each type is read once
+// for the programs that select it and judged by one worker per CPU; the indexes behind
+// related() are built once per run, before the first type whose programs call them. An
+// evaluation error is that resource's error, and an inventory error that test's error; the
+// returned error is only the context's.
+func Evaluate(ctx context.Context, programs []*Program, inv Inventory, now time.Time) (Results, error) {
+	res := Results{At: now, Tests: make([]TestResult, len(programs))}
+	r := &run{
+		ctx:     ctx,
+		inv:     inv,
+		now:     types.Timestamp{Time: now},
+		indexes: map[relatedKey]*relatedIndex{},
+		workers: max(1, runtime.GOMAXPROCS(0)),
+	}
+	r.relatedOp = r.related
+	var order []string
+	byType := map[string][]int{}
+	for i, p := range programs {
+		res.Tests[i] = TestResult{TestID: p.test.ID, Type: p.test.Type}
+		if _, ok := byType[p.test.Type]; !ok {
+			order = append(order, p.test.Type)
+		}
+		byType[p.test.Type] = append(byType[p.test.Type], i)
+	}
+	for _, typ := range order {
+		if err := ctx.Err(); err != nil {
+			return Results{}, err
+		}
+		var group []int
+		for _, i := range byType[typ] {
+			if err := r.buildIndexes(programs[i].related); err != nil {
+				if ctx.Err() != nil {
+					return Results{}, ctx.Err()
+				}
+				res.Tests[i].Err = err.Error()
+				continue
+			}
+			group = append(group, i)
+		}
+		if len(group) == 0 {
+			continue
+		}
+		progs := make([]*Program, len(group))
+		out := make([]*TestResult, len(group))
+		for k, i := range group {
+			progs[k] = programs[i]
+			out[k] = &res.Tests[i]
+		}
+		if err := r.judgeType(typ, progs, out); err != nil {
+			if ctx.Err() != nil {
+				return Results{}, ctx.Err()
+			}
+			for _, tr := range out {
+				tr.Err = fmt.Sprintf("read %s: %v", typ, err)
+			}
+		}
+	}
+	for i := range res.Tests {
+		res.Tests[i].Status = overall(&res.Tests[i])
+	}
+	return res, nil
+}
+
+func overall(tr *TestResult) Status {
+	switch {
+	case tr.Failed > 0:
+		return StatusFail
+	case tr.Errors > 0 || tr.Err != "":
+		return StatusError
+	case tr.Passed > 0:
+		return StatusPass
+	}
+	return StatusNoData
+}
+
+// run is the state of one evaluation.
+type run struct {
+	ctx       context.Context
+	inv       Inventory
+	now       ref.Val
+	indexes   map[relatedKey]*relatedIndex // written between type passes only
+	relatedOp functions.LateBoundOp
+	workers   int
+}
+
+type batch struct {
+	seq int
+	rs  []*Resource
+	out [][]ResourceResult // per program
+}
+
+// judgeType streams the resources of one type through the workers and collects the verdicts
+// of its programs in inventory order.
+func (r *run) judgeType(typ string, progs []*Program, out []*TestResult) error {
+	ctx, cancel := context.WithCancel(r.ctx)
+	defer cancel()
+	in := make(chan *batch, r.workers*2)
+	done := make(chan *batch, r.workers*2)
+	var readErr error
+	go func() {
+		defer close(in)
+		b := &batch{rs: make([]*Resource, 0, batchSize)}
+		for res, err := range r.inv.Resources(ctx, typ) {
+			if err != nil {
+				readErr = err
+				return
+			}
+			b.rs = append(b.rs, res)
+			if len(b.rs) == batchSize {
+				select {
+				case in <- b:
+				case <-ctx.Done():
+					readErr = ctx.Err()
+					return
+				}
+				b = &batch{seq: b.seq + 1, rs: make([]*Resource, 0, batchSize)}
+			}
+		}
+		if len(b.rs) > 0 {
+			select {
+			case in <- b:
+			case <-ctx.Done():
+				readErr = ctx.Err()
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for range r.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := newWorker(r, progs[0].typ)
+			for b := range in {
+				w.judge(b, progs)
+				done <- b
+			}
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	pending := map[int]*batch{}
+	next := 0
+	for b := range done {
+		pending[b.seq] = b
+		for {
+			nb, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			for k, rr := range nb.out {
+				tr := out[k]
+				for _, v := range rr {
+					switch v.Status {
+					case StatusPass:
+						tr.Passed++
+					case StatusFail:
+						tr.Failed++
+					default:
+						tr.Errors++
+					}
+				}
+				tr.Resources = append(tr.Resources, rr...)
+			}
+		}
+	}
+	// The producer has finished: the workers only stop once it closes in.
+	return readErr
+}
+
+// worker judges batches; each has its own activation, reused for every resource.
+type worker struct {
+	act activation
+	obj object
+}
+
+func newWorker(r *run, typ *objectType) *worker {
+	w := &worker{obj: object{typ: typ}}
+	w.act = activation{now: r.now, related: r.relatedOp, resource: &w.obj}
+	return w
+}
+
+func (w *worker) judge(b *batch, progs []*Program) {
+	b.out = make([][]ResourceResult, len(progs))
+	for _, res := range b.rs {
+		w.obj.res, w.obj.attrs = res, res.Attributes
+		for k, p := range progs {
+			w.act.params = p.params
+			status, msg, selected := p.judge(&w.act)
+			if !selected {
+				continue
+			}
+			if b.out[k] == nil {
+				b.out[k] = make([]ResourceResult, 0, len(b.rs))
+			}
+			b.out[k] = append(b.out[k], ResourceResult{ExternalID: res.ExternalID, Name: res.Name, Status: status, Message: msg})
+		}
+	}
+	b.rs = nil
+}
+
+// judge evaluates the program for the resource in act: whether the resource is selected,
+// and if so its status and message.
+func (p *Program) judge(act *activation) (Status, string, bool) {
+	if p.where != nil {
+		v, _, err := p.where.Eval(act)
+		if err != nil {
+			return StatusError, "where: " + err.Error(), true
+		}
+		b, ok := v.(types.Bool)
+		if !ok {
+			return StatusError, fmt.Sprintf("where: evaluated to %s, not a bool", typeName(v)), true
+		}
+		if !b {
+			return "", "", false
+		}
+	}
+	v, _, err := p.expr.Eval(act)
+	if err != nil {
+		return StatusError, err.Error(), true
+	}
+	b, ok := v.(types.Bool)
+	if !ok {
+		return StatusError, fmt.Sprintf("evaluated to %s, not a bool", typeName(v)), true
+	}
+	if b {
+		return StatusPass, "", true
+	}
+	if p.message == nil {
+		return StatusFail, "", true
+	}
+	m, _, err := p.message.Eval(act)
+	if err != nil {
+		return StatusFail, "(message: " + err.Error() + ")", true
+	}
+	if s, ok := m.(types.String); ok {
+		return StatusFail, string(s), true
+	}
+	return StatusFail, fmt.Sprintf("(message: evaluated to %s, not a string)", typeName(m)), true
+}
+
+func typeName(v ref.Val) string {
+	if v == nil {
+		return "nothing"
+	}
+	return v.Type().TypeName()
+}
+
+// activation is the variables and late-bound functions of one evaluation.
+type activation struct {
+	resource ref.Val
+	now      ref.Val
+	params   ref.Val
+	related  functions.LateBoundOp
+}
+
+func (a *activation) ResolveName(name string) (any, bool) {
+	switch name {
+	case "resource":
+		return a.resource, true
+	case "now":
+		return a.now, true
+	case "params":
+		return a.params, true
+	}
+	return nil, false
+}
+
+func (a *activation) Parent() interpreter.Activation { return nil }
+
+func (a *activation) ResolveFunction(name string) (functions.LateBoundOp, bool) {
+	if name == "related" && a.related != nil {
+		return a.related, true
+	}
+	return nil, false
+}
+
+// relatedIndex maps the normalized values of one field of one type to its resources.
+type relatedIndex struct {
+	typ *objectType
+	by  map[string][]*Resource
+}
+
+// normalizeKey is how related() compares values: emails differ in case between systems.
+func normalizeKey(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// buildIndexes builds the indexes a program needs that this run has not built yet.
+func (r *run) buildIndexes(keys []relatedKey) error {
+	for _, k := range keys {
+		if _, ok := r.indexes[k]; ok {
+			continue
+		}
+		_, prov, _ := environment()
+		ot, ok := prov.resourceType(k.typ)
+		if !ok {
+			return fmt.Errorf("related: unknown resource type %q", k.typ)
+		}
+		fi, ok := ot.field(k.field)
+		if !ok {
+			return fmt.Errorf("related: %s has no field %q", k.typ, k.field)
+		}
+		idx := &relatedIndex{typ: ot, by: map[string][]*Resource{}}
+		var obj object
+		obj.typ = ot
+		for res, err := range r.inv.Resources(r.ctx, k.typ) {
+			if err != nil {
+				return fmt.Errorf("read %s for related(): %w", k.typ, err)
+			}
+			obj.res, obj.attrs = res, res.Attributes
+			if !fi.isSet(&obj) {
+				continue
+			}
+			switch v := fi.get(&obj).(type) {
+			case types.String:
+				if key := normalizeKey(string(v)); key != "" {
+					idx.by[key] = append(idx.by[key], res)
+				}
+			case traits.Lister:
+				for it := v.Iterator(); it.HasNext() == types.True; {
+					if s, ok := it.Next().(types.String); ok {
+						if key := normalizeKey(string(s)); key != "" {
+							idx.by[key] = append(idx.by[key], res)
+						}
+					}
+				}
+			}
+		}
+		r.indexes[k] = idx
+	}
+	return nil
+}
+
+// related implements related(type, field, value) from the run's indexes.
+func (r *run) related(_ string, args ...ref.Val) ref.Val {
+	if len(args) != 3 {
+		return types.NewErr("related: want 3 arguments, got %d", len(args))
+	}
+	typ, ok1 := args[0].(types.String)
+	field, ok2 := args[1].(types.String)
+	if !ok1 || !ok2 {
+		return types.NewErr("related: the type and field must be strings")
+	}
+	idx, ok := r.indexes[relatedKey{typ: string(typ), field: string(field)}]
+	if !ok {
+		return types.NewErr("related(%q, %q): no index; name the type and field as quoted literals", string(typ), string(field))
+	}
+	value, ok := args[2].(types.String)
+	if !ok {
+		return types.NewErr("related: the value must be a string, not %s", typeName(args[2]))
+	}
+	rs := idx.by[normalizeKey(string(value))]
+	if len(rs) == 0 {
+		return emptyList
+	}
+	vals := make([]ref.Val, len(rs))
+	for i, res := range rs {
+		vals[i] = newResourceObject(idx.typ, res)
+	}
+	return types.NewRefValList(registryAdapter, vals)
+}
+
+var emptyList = types.NewRefValList(registryAdapter, nil)
