@@ -21,6 +21,7 @@ import (
 type objectType struct {
 	name     string
 	celType  *types.Type
+	listType *types.Type // list(celType)
 	fields   map[string]*fieldInfo
 	names    []string
 	open     bool // custom types: any field, typed dyn
@@ -49,6 +50,7 @@ func newObjectType(name string, fields []Field, resource bool) *objectType {
 	ot := &objectType{
 		name:     name,
 		celType:  types.NewObjectType(name),
+		listType: types.NewListType(types.NewObjectType(name)),
 		fields:   map[string]*fieldInfo{},
 		resource: resource,
 	}
@@ -208,21 +210,14 @@ func (fi *fieldInfo) get(o *object) ref.Val {
 	case KindObjectList:
 		switch l := v.(type) {
 		case []any:
-			vals := make([]ref.Val, len(l))
 			for i, e := range l {
-				m, ok := e.(map[string]any)
-				if !ok {
+				if _, ok := e.(map[string]any); !ok {
 					return types.NewErr("%s.%s[%d] is %s, not an object", o.typ.name, fi.name, i, describe(e))
 				}
-				vals[i] = &object{typ: fi.elem, attrs: m}
 			}
-			return types.NewRefValList(registryAdapter, vals)
+			return &objectList{elem: fi.elem, src: v, n: len(l)}
 		case []map[string]any:
-			vals := make([]ref.Val, len(l))
-			for i, m := range l {
-				vals[i] = &object{typ: fi.elem, attrs: m}
-			}
-			return types.NewRefValList(registryAdapter, vals)
+			return &objectList{elem: fi.elem, src: v, n: len(l)}
 		}
 	}
 	return types.NewErr("%s.%s is %s, not %s", o.typ.name, fi.name, describe(v), fi.kind)
@@ -298,7 +293,117 @@ func (o *object) IsSet(field ref.Val) ref.Val {
 	return types.Bool(fi.isSet(o))
 }
 
+// objectList is a list<object> attribute as a CEL list. It makes the element objects as
+// they are read rather than all at once, since most tests stop at the first match.
+type objectList struct {
+	elem *objectType
+	src  any // []any of map[string]any, or []map[string]any
+	n    int
+}
+
+func (l *objectList) at(i int) ref.Val {
+	if m, ok := l.src.([]map[string]any); ok {
+		return &object{typ: l.elem, attrs: m[i]}
+	}
+	return &object{typ: l.elem, attrs: l.src.([]any)[i].(map[string]any)}
+}
+
+// materialize returns the list as a standard CEL list, for the operations tests rarely use.
+func (l *objectList) materialize() traits.Lister {
+	vals := make([]ref.Val, l.n)
+	for i := range vals {
+		vals[i] = l.at(i)
+	}
+	return types.NewRefValList(registryAdapter, vals)
+}
+
+// ConvertToNative implements ref.Val.
+func (l *objectList) ConvertToNative(typeDesc reflect.Type) (any, error) {
+	return l.materialize().ConvertToNative(typeDesc)
+}
+
+// ConvertToType implements ref.Val.
+func (l *objectList) ConvertToType(typeVal ref.Type) ref.Val {
+	switch typeVal {
+	case types.TypeType:
+		return l.elem.listType
+	case types.ListType:
+		return l
+	}
+	return types.NewErr("type conversion error from list to %s", typeVal.TypeName())
+}
+
+// Equal implements ref.Val.
+func (l *objectList) Equal(other ref.Val) ref.Val { return l.materialize().Equal(other) }
+
+// Type implements ref.Val.
+func (l *objectList) Type() ref.Type { return l.elem.listType }
+
+// Value implements ref.Val.
+func (l *objectList) Value() any { return l.src }
+
+// Add implements traits.Adder.
+func (l *objectList) Add(other ref.Val) ref.Val { return l.materialize().Add(other) }
+
+// Contains implements traits.Container.
+func (l *objectList) Contains(value ref.Val) ref.Val { return l.materialize().Contains(value) }
+
+// Get implements traits.Indexer.
+func (l *objectList) Get(index ref.Val) ref.Val {
+	i, ok := index.(types.Int)
+	if !ok {
+		return types.ValOrErr(index, "unsupported index type '%s' in list", index.Type())
+	}
+	if i < 0 || int64(i) >= int64(l.n) {
+		return types.NewErr("index out of range: %d", int64(i))
+	}
+	return l.at(int(i))
+}
+
+// Size implements traits.Sizer.
+func (l *objectList) Size() ref.Val { return types.Int(l.n) }
+
+// Fold implements traits.Foldable, the interpreter's way through comprehensions.
+func (l *objectList) Fold(f traits.Folder) {
+	for i := range l.n {
+		if !f.FoldEntry(types.Int(i), l.at(i)) {
+			return
+		}
+	}
+}
+
+// Iterator implements traits.Iterable.
+func (l *objectList) Iterator() traits.Iterator { return &objectListIterator{list: l} }
+
+// objectListIterator walks an objectList for the interpreter's iterable folds; it
+// implements traits.Iterator.
+type objectListIterator struct {
+	list *objectList
+	i    int
+}
+
+func (it *objectListIterator) ConvertToNative(reflect.Type) (any, error) {
+	return nil, fmt.Errorf("type conversion on iterators not supported")
+}
+func (it *objectListIterator) ConvertToType(ref.Type) ref.Val {
+	return types.NewErr("no such overload")
+}
+func (it *objectListIterator) Equal(ref.Val) ref.Val { return types.NewErr("no such overload") }
+func (it *objectListIterator) Type() ref.Type        { return types.IteratorType }
+func (it *objectListIterator) Value() any            { return nil }
+func (it *objectListIterator) HasNext() ref.Val      { return types.Bool(it.i < it.list.n) }
+
+func (it *objectListIterator) Next() ref.Val {
+	if it.i >= it.list.n {
+		return types.NewErr("no more elements")
+	}
+	it.i++
+	return it.list.at(it.i - 1)
+}
+
 var (
+	_ traits.Lister      = (*objectList)(nil)
+	_ traits.Foldable    = (*objectList)(nil)
 	_ ref.Val            = (*object)(nil)
 	_ traits.Indexer     = (*object)(nil)
 	_ traits.FieldTester = (*object)(nil)
@@ -350,10 +455,13 @@ func (p *provider) resourceType(name string) (*objectType, bool) {
 	return ot, true
 }
 
+// EnumValue implements types.Provider.
 func (p *provider) EnumValue(enumName string) ref.Val { return p.base.EnumValue(enumName) }
 
+// FindIdent implements types.Provider.
 func (p *provider) FindIdent(identName string) (ref.Val, bool) { return p.base.FindIdent(identName) }
 
+// FindStructType implements types.Provider.
 func (p *provider) FindStructType(structType string) (*types.Type, bool) {
 	if ot, ok := p.lookup(structType); ok {
 		return types.NewTypeTypeWithParam(ot.celType), true
@@ -361,6 +469,7 @@ func (p *provider) FindStructType(structType string) (*types.Type, bool) {
 	return p.base.FindStructType(structType)
 }
 
+// FindStructFieldNames implements types.Provider.
 func (p *provider) FindStructFieldNames(structType string) ([]string, bool) {
 	if ot, ok := p.lookup(structType); ok {
 		return ot.names, true
@@ -368,6 +477,7 @@ func (p *provider) FindStructFieldNames(structType string) ([]string, bool) {
 	return p.base.FindStructFieldNames(structType)
 }
 
+// FindStructFieldType implements types.Provider.
 func (p *provider) FindStructFieldType(structType, fieldName string) (*types.FieldType, bool) {
 	if ot, ok := p.lookup(structType); ok {
 		fi, ok := ot.field(fieldName)
@@ -387,6 +497,7 @@ func (p *provider) RegisterDescriptor(fd protoreflect.FileDescriptor) error {
 	return p.base.RegisterDescriptor(fd)
 }
 
+// NewValue implements types.Provider.
 func (p *provider) NewValue(structType string, fields map[string]ref.Val) ref.Val {
 	if _, ok := p.lookup(structType); ok {
 		return types.NewErr("a test cannot create a %s", structType)

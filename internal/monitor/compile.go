@@ -32,7 +32,8 @@ import (
 //	days(n)    a duration of n days
 //
 // plus CEL's standard library, optional values (resource.?field), and the strings, lists,
-// sets and bindings (cel.bind) extensions.
+// sets, bindings (cel.bind) and two-variable comprehension (all(k, v, …), transformList…)
+// extensions.
 
 // baseRegistry holds CEL's standard and protobuf types; resource types live in the provider.
 var baseRegistry = func() *types.Registry {
@@ -60,7 +61,7 @@ var (
 	baseEnv  *cel.Env
 	celTypes *provider
 	envErr   error
-	typeEnvs sync.Map // resource type → *cel.Env with resource declared
+	typeEnvs sync.Map // registered resource type → *cel.Env with resource declared
 )
 
 func environment() (*cel.Env, *provider, error) {
@@ -87,6 +88,7 @@ func environment() (*cel.Env, *provider, error) {
 			ext.Lists(),
 			ext.Sets(),
 			ext.Bindings(),
+			ext.TwoVarComprehensions(),
 		)
 	})
 	return baseEnv, celTypes, envErr
@@ -104,7 +106,8 @@ func days(v ref.Val) ref.Val {
 	return types.Duration{Duration: time.Duration(n) * 24 * time.Hour}
 }
 
-// envFor returns the environment for tests of a type, with resource declared.
+// envFor returns the environment for tests of a type, with resource declared. Custom type
+// names come from users, so only registered types' environments are kept.
 func envFor(typ string) (*cel.Env, *objectType, error) {
 	env, prov, err := environment()
 	if err != nil {
@@ -121,7 +124,9 @@ func envFor(typ string) (*cel.Env, *objectType, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	typeEnvs.Store(typ, e)
+	if !ot.open {
+		typeEnvs.Store(typ, e)
+	}
 	return e, ot, nil
 }
 
@@ -137,6 +142,7 @@ type CompileError struct {
 	More int
 }
 
+// Error returns "FIELD: LINE:COLUMN: message".
 func (e *CompileError) Error() string {
 	var b strings.Builder
 	b.WriteString(e.Field)

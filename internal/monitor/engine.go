@@ -15,26 +15,59 @@ import (
 	"cel.dev/cel-go/interpreter"
 )
 
-// Status is the outcome of a test, for one resource or overall.
-type Status string
+// Status is the outcome of a test, for one resource or overall. It is a byte in memory,
+// because a run holds one per verdict, and its name in JSON and text.
+type Status uint8
 
 // The statuses.
 const (
-	StatusPass  Status = "pass"
-	StatusFail  Status = "fail"
-	StatusError Status = "error" // the test could not judge the resource (or could not run)
+	// StatusNone is the zero value: no verdict.
+	StatusNone Status = iota
+	StatusPass
+	StatusFail
+	StatusError // the test could not judge the resource (or could not run)
 	// StatusNoData is a test that selected no resource: nothing to judge, which is not a pass.
-	StatusNoData Status = "no_data"
+	StatusNoData
 )
 
-// ResourceResult is a test's verdict on one resource.
+var statusNames = [...]string{StatusNone: "", StatusPass: "pass", StatusFail: "fail", StatusError: "error", StatusNoData: "no_data"}
+
+// String returns the status's name: "pass", "fail", "error" or "no_data".
+func (s Status) String() string {
+	if int(s) < len(statusNames) {
+		return statusNames[s]
+	}
+	return fmt.Sprintf("Status(%d)", uint8(s))
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s Status) MarshalText() ([]byte, error) {
+	if s == StatusNone || int(s) >= len(statusNames) {
+		return nil, fmt.Errorf("monitor: invalid status %d", uint8(s))
+	}
+	return []byte(statusNames[s]), nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *Status) UnmarshalText(text []byte) error {
+	for i, name := range statusNames {
+		if i != int(StatusNone) && name == string(text) {
+			*s = Status(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("monitor: unknown status %q", text)
+}
+
+// ResourceResult is a test's verdict on one resource, named by its external ID within the
+// test's type (join with the inventory for the rest). A run holds one per judged resource,
+// so it is kept small.
 type ResourceResult struct {
 	ExternalID string `json:"id"`
-	Name       string `json:"name"`
-	Status     Status `json:"status"`
 	// Message explains a failure (from the test's message expression; empty without one)
 	// or an error.
 	Message string `json:"message,omitempty"`
+	Status  Status `json:"status"`
 }
 
 // TestResult is one test's outcome in a run.
@@ -86,6 +119,7 @@ func Evaluate(ctx context.Context, programs []*Program, inv Inventory, now time.
 		now:     types.Timestamp{Time: now},
 		indexes: map[relatedKey]*relatedIndex{},
 		workers: max(1, runtime.GOMAXPROCS(0)),
+		free:    make(chan []ResourceResult, 256),
 	}
 	r.relatedOp = r.related
 	var order []string
@@ -156,12 +190,38 @@ type run struct {
 	indexes   map[relatedKey]*relatedIndex // written between type passes only
 	relatedOp functions.LateBoundOp
 	workers   int
+	// free holds verdict buffers: a worker fills one per program per batch, the collector
+	// copies it to the test's verdicts in inventory order and hands it back, so a run
+	// allocates buffers only for the few batches in flight.
+	free chan []ResourceResult
+}
+
+// buffer returns an empty verdict buffer for one batch.
+func (r *run) buffer() []ResourceResult {
+	select {
+	case b := <-r.free:
+		return b
+	default:
+		return make([]ResourceResult, 0, batchSize)
+	}
+}
+
+// putBuffer returns a verdict buffer once its verdicts are copied.
+func (r *run) putBuffer(b []ResourceResult) {
+	if cap(b) != batchSize {
+		return
+	}
+	clear(b)
+	select {
+	case r.free <- b[:0]:
+	default:
+	}
 }
 
 type batch struct {
 	seq int
 	rs  []*Resource
-	out [][]ResourceResult // per program
+	out [][]ResourceResult // per program; buffers recycled once collected
 }
 
 // judgeType streams the resources of one type through the workers and collects the verdicts
@@ -179,6 +239,9 @@ func (r *run) judgeType(typ string, progs []*Program, out []*TestResult) error {
 			if err != nil {
 				readErr = err
 				return
+			}
+			if res == nil {
+				continue
 			}
 			b.rs = append(b.rs, res)
 			if len(b.rs) == batchSize {
@@ -215,6 +278,14 @@ func (r *run) judgeType(typ string, progs []*Program, out []*TestResult) error {
 		wg.Wait()
 		close(done)
 	}()
+	// With a count of the type's resources, each test's verdicts are allocated once: for every
+	// resource, or for a test with a where, for the share the first batch selected.
+	count := -1
+	if c, ok := r.inv.(Counter); ok {
+		if n, err := c.Count(ctx, typ); err == nil {
+			count = n
+		}
+	}
 	pending := map[int]*batch{}
 	next := 0
 	for b := range done {
@@ -228,6 +299,13 @@ func (r *run) judgeType(typ string, progs []*Program, out []*TestResult) error {
 			next++
 			for k, rr := range nb.out {
 				tr := out[k]
+				if nb.seq == 0 && count >= 0 {
+					n := count
+					if progs[k].where != nil && len(nb.rs) > 0 {
+						n = min(count, count*len(rr)/len(nb.rs)+count/10+batchSize)
+					}
+					tr.Resources = make([]ResourceResult, 0, n)
+				}
 				for _, v := range rr {
 					switch v.Status {
 					case StatusPass:
@@ -239,7 +317,16 @@ func (r *run) judgeType(typ string, progs []*Program, out []*TestResult) error {
 					}
 				}
 				tr.Resources = append(tr.Resources, rr...)
+				r.putBuffer(rr)
 			}
+		}
+	}
+	for _, tr := range out {
+		if tr.Resources == nil {
+			tr.Resources = []ResourceResult{}
+		} else if cap(tr.Resources) > len(tr.Resources)+len(tr.Resources)/4+batchSize {
+			// A selective where left much of the preallocation unused: give it back.
+			tr.Resources = append([]ResourceResult(nil), tr.Resources...)
 		}
 	}
 	// The producer has finished: the workers only stop once it closes in.
@@ -248,18 +335,20 @@ func (r *run) judgeType(typ string, progs []*Program, out []*TestResult) error {
 
 // worker judges batches; each has its own activation, reused for every resource.
 type worker struct {
+	run *run
 	act activation
 	obj object
 }
 
 func newWorker(r *run, typ *objectType) *worker {
-	w := &worker{obj: object{typ: typ}}
+	w := &worker{run: r, obj: object{typ: typ}}
 	w.act = activation{now: r.now, related: r.relatedOp, resource: &w.obj}
 	return w
 }
 
+// judge judges a batch for every program, leaving the verdicts in b.out.
 func (w *worker) judge(b *batch, progs []*Program) {
-	b.out = make([][]ResourceResult, len(progs))
+	out := make([][]ResourceResult, len(progs))
 	for _, res := range b.rs {
 		w.obj.res, w.obj.attrs = res, res.Attributes
 		for k, p := range progs {
@@ -268,13 +357,14 @@ func (w *worker) judge(b *batch, progs []*Program) {
 			if !selected {
 				continue
 			}
-			if b.out[k] == nil {
-				b.out[k] = make([]ResourceResult, 0, len(b.rs))
+			if out[k] == nil {
+				out[k] = w.run.buffer()
 			}
-			b.out[k] = append(b.out[k], ResourceResult{ExternalID: res.ExternalID, Name: res.Name, Status: status, Message: msg})
+			out[k] = append(out[k], ResourceResult{ExternalID: res.ExternalID, Status: status, Message: msg})
 		}
 	}
-	b.rs = nil
+	b.out = out
+	w.obj.res, w.obj.attrs = nil, nil
 }
 
 // judge evaluates the program for the resource in act: whether the resource is selected,
@@ -290,7 +380,7 @@ func (p *Program) judge(act *activation) (Status, string, bool) {
 			return StatusError, fmt.Sprintf("where: evaluated to %s, not a bool", typeName(v)), true
 		}
 		if !b {
-			return "", "", false
+			return StatusNone, "", false
 		}
 	}
 	v, _, err := p.expr.Eval(act)
@@ -332,6 +422,7 @@ type activation struct {
 	related  functions.LateBoundOp
 }
 
+// ResolveName implements interpreter.Activation.
 func (a *activation) ResolveName(name string) (any, bool) {
 	switch name {
 	case "resource":
@@ -344,8 +435,11 @@ func (a *activation) ResolveName(name string) (any, bool) {
 	return nil, false
 }
 
+// Parent implements interpreter.Activation: there is none.
 func (a *activation) Parent() interpreter.Activation { return nil }
 
+// ResolveFunction implements interpreter.FunctionActivation: related() is bound to the
+// run's indexes.
 func (a *activation) ResolveFunction(name string) (functions.LateBoundOp, bool) {
 	if name == "related" && a.related != nil {
 		return a.related, true
@@ -353,10 +447,23 @@ func (a *activation) ResolveFunction(name string) (functions.LateBoundOp, bool) 
 	return nil, false
 }
 
-// relatedIndex maps the normalized values of one field of one type to its resources.
+// relatedIndex maps the normalized values of one field of one type to its resources. Most
+// values belong to one resource, so the map holds the first and more lists the others.
 type relatedIndex struct {
-	typ *objectType
-	by  map[string][]*Resource
+	typ   *objectType
+	first map[string]*Resource
+	more  map[string][]*Resource
+}
+
+func (idx *relatedIndex) add(key string, r *Resource) {
+	if key == "" {
+		return
+	}
+	if _, ok := idx.first[key]; !ok {
+		idx.first[key] = r
+		return
+	}
+	idx.more[key] = append(idx.more[key], r)
 }
 
 // normalizeKey is how related() compares values: emails differ in case between systems.
@@ -377,12 +484,15 @@ func (r *run) buildIndexes(keys []relatedKey) error {
 		if !ok {
 			return fmt.Errorf("related: %s has no field %q", k.typ, k.field)
 		}
-		idx := &relatedIndex{typ: ot, by: map[string][]*Resource{}}
+		idx := &relatedIndex{typ: ot, first: map[string]*Resource{}, more: map[string][]*Resource{}}
 		var obj object
 		obj.typ = ot
 		for res, err := range r.inv.Resources(r.ctx, k.typ) {
 			if err != nil {
 				return fmt.Errorf("read %s for related(): %w", k.typ, err)
+			}
+			if res == nil {
+				continue
 			}
 			obj.res, obj.attrs = res, res.Attributes
 			if !fi.isSet(&obj) {
@@ -390,15 +500,11 @@ func (r *run) buildIndexes(keys []relatedKey) error {
 			}
 			switch v := fi.get(&obj).(type) {
 			case types.String:
-				if key := normalizeKey(string(v)); key != "" {
-					idx.by[key] = append(idx.by[key], res)
-				}
+				idx.add(normalizeKey(string(v)), res)
 			case traits.Lister:
 				for it := v.Iterator(); it.HasNext() == types.True; {
 					if s, ok := it.Next().(types.String); ok {
-						if key := normalizeKey(string(s)); key != "" {
-							idx.by[key] = append(idx.by[key], res)
-						}
+						idx.add(normalizeKey(string(s)), res)
 					}
 				}
 			}
@@ -426,13 +532,16 @@ func (r *run) related(_ string, args ...ref.Val) ref.Val {
 	if !ok {
 		return types.NewErr("related: the value must be a string, not %s", typeName(args[2]))
 	}
-	rs := idx.by[normalizeKey(string(value))]
-	if len(rs) == 0 {
+	key := normalizeKey(string(value))
+	first, ok := idx.first[key]
+	if !ok {
 		return emptyList
 	}
-	vals := make([]ref.Val, len(rs))
-	for i, res := range rs {
-		vals[i] = newResourceObject(idx.typ, res)
+	more := idx.more[key]
+	vals := make([]ref.Val, 1+len(more))
+	vals[0] = newResourceObject(idx.typ, first)
+	for i, res := range more {
+		vals[i+1] = newResourceObject(idx.typ, res)
 	}
 	return types.NewRefValList(registryAdapter, vals)
 }

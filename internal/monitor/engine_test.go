@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
@@ -61,17 +62,17 @@ func TestEvaluate(t *testing.T) {
 	})
 	want := Results{At: testNow, Tests: []TestResult{
 		{TestID: "mfa", Type: "aws.iam.user", Status: StatusFail, Passed: 1, Failed: 1, Errors: 1, Resources: []ResourceResult{
-			{ExternalID: "alice", Name: "alice", Status: StatusPass},
-			{ExternalID: "bob", Name: "bob", Status: StatusFail, Message: "bob has no MFA"},
-			{ExternalID: "broken", Name: "broken", Status: StatusError, Message: `aws.iam.user has no attribute "mfa_enabled" (test optional fields with has())`},
+			{ExternalID: "alice", Status: StatusPass},
+			{ExternalID: "bob", Status: StatusFail, Message: "bob has no MFA"},
+			{ExternalID: "broken", Status: StatusError, Message: `aws.iam.user has no attribute "mfa_enabled" (test optional fields with has())`},
 		}},
 		{TestID: "no-admin", Type: "aws.iam.user", Status: StatusFail, Passed: 2, Failed: 1, Errors: 1, Resources: []ResourceResult{
-			{ExternalID: "alice", Name: "alice", Status: StatusPass},
-			{ExternalID: "bob", Name: "bob", Status: StatusFail},
-			{ExternalID: "svc", Name: "svc", Status: StatusPass},
-			{ExternalID: "broken", Name: "broken", Status: StatusError, Message: `aws.iam.user has no attribute "is_admin" (test optional fields with has())`},
+			{ExternalID: "alice", Status: StatusPass},
+			{ExternalID: "bob", Status: StatusFail},
+			{ExternalID: "svc", Status: StatusPass},
+			{ExternalID: "broken", Status: StatusError, Message: `aws.iam.user has no attribute "is_admin" (test optional fields with has())`},
 		}},
-		{TestID: "root", Type: "aws.iam.root", Status: StatusNoData},
+		{TestID: "root", Type: "aws.iam.root", Status: StatusNoData, Resources: []ResourceResult{}},
 	}}
 	got := evaluate(t, progs, inv)
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -132,7 +133,7 @@ func TestEvaluateOrder(t *testing.T) {
 			if i%3 == 0 {
 				st = StatusFail
 			}
-			want = append(want, ResourceResult{ExternalID: r.ExternalID, Name: r.Name, Status: st})
+			want = append(want, ResourceResult{ExternalID: r.ExternalID, Status: st})
 		}
 		if diff := cmp.Diff(want, tr.Resources); diff != "" {
 			t.Errorf("%s verdicts (-want +got):\n%s", tr.TestID, diff)
@@ -239,7 +240,7 @@ func TestRelated(t *testing.T) {
 	for _, tr := range res.Tests {
 		verdicts[tr.TestID] = map[string]string{}
 		for _, rr := range tr.Resources {
-			verdicts[tr.TestID][rr.ExternalID] = string(rr.Status) + " " + rr.Message
+			verdicts[tr.TestID][rr.ExternalID] = rr.Status.String() + " " + rr.Message
 		}
 	}
 	want := map[string]map[string]string{
@@ -313,8 +314,8 @@ func TestEvaluateInventoryErrors(t *testing.T) {
 	for i := range 3 * batchSize {
 		rs = append(rs, user(fmt.Sprint(i), map[string]any{"mfa_enabled": true, "email": fmt.Sprintf("u%d@example.com", i)}))
 	}
-	rs = append(rs, &Resource{Type: "hr.person", ExternalID: "p", Name: "p", Attributes: map[string]any{"email": "u1@example.com"}})
-	rs = append(rs, &Resource{Type: "aws.iam.root", ExternalID: "r", Name: "r", Attributes: map[string]any{"mfa_enabled": true}})
+	rs = append(rs, &Resource{Type: "hr.person", ExternalID: "p", Attributes: map[string]any{"email": "u1@example.com"}})
+	rs = append(rs, &Resource{Type: "aws.iam.root", ExternalID: "r", Attributes: map[string]any{"mfa_enabled": true}})
 	progs := []*Program{
 		mustCompile(t, Test{ID: "mfa", Type: "aws.iam.user", Expression: "resource.mfa_enabled"}),
 		mustCompile(t, Test{ID: "aws-left", Type: "hr.person", Expression: `related("aws.iam.user", "email", resource.email).size() == 0`}),
@@ -361,8 +362,8 @@ func TestEvaluateConcurrentRuns(t *testing.T) {
 			defer wg.Done()
 			email := fmt.Sprintf("p%d@example.com", i)
 			inv := NewMemoryInventory([]*Resource{
-				{Type: "hr.person", ExternalID: "p", Name: "p", Attributes: map[string]any{"email": email}},
-				{Type: "okta.user", ExternalID: "o", Name: "o", Attributes: map[string]any{"email": email}},
+				{Type: "hr.person", ExternalID: "p", Attributes: map[string]any{"email": email}},
+				{Type: "okta.user", ExternalID: "o", Attributes: map[string]any{"email": email}},
 			})
 			res, err := Evaluate(context.Background(), []*Program{p}, inv, testNow)
 			if err != nil || res.Tests[0].Status != StatusFail {
@@ -379,5 +380,29 @@ func TestEvaluateCostLimit(t *testing.T) {
 	got := evaluate(t, []*Program{p}, NewMemoryInventory([]*Resource{user("a", map[string]any{})}))
 	if rr := got.Tests[0].Resources[0]; rr.Status != StatusError || !strings.Contains(rr.Message, "cost limit") {
 		t.Errorf("verdict = %+v; want an error for exceeding the cost limit", rr)
+	}
+}
+
+func TestStatusText(t *testing.T) {
+	for _, s := range []Status{StatusPass, StatusFail, StatusError, StatusNoData} {
+		text, err := s.MarshalText()
+		if err != nil {
+			t.Fatalf("%v.MarshalText() = %v", s, err)
+		}
+		var back Status
+		if err := back.UnmarshalText(text); err != nil || back != s {
+			t.Errorf("UnmarshalText(%q) = %v, %v; want %v", text, back, err, s)
+		}
+	}
+	if _, err := StatusNone.MarshalText(); err == nil {
+		t.Error("StatusNone.MarshalText() = nil error; want an error")
+	}
+	var s Status
+	if err := s.UnmarshalText([]byte("passed")); err == nil {
+		t.Error(`UnmarshalText("passed") = nil error; want an error`)
+	}
+	data, err := json.Marshal(ResourceResult{ExternalID: "a", Status: StatusFail})
+	if err != nil || string(data) != `{"id":"a","status":"fail"}` {
+		t.Errorf("json.Marshal(ResourceResult) = %s, %v", data, err)
 	}
 }

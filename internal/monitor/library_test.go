@@ -132,7 +132,7 @@ func TestLibraryFixtures(t *testing.T) {
 			rows := []struct {
 				want      Status
 				overrides []map[string]any
-			}{{StatusPass, ft.Pass}, {StatusFail, ft.Fail}, {"", ft.Skip}}
+			}{{StatusPass, ft.Pass}, {StatusFail, ft.Fail}, {StatusNone, ft.Skip}}
 			for _, row := range rows {
 				for i, ov := range row.overrides {
 					r := fx.resource(t, tc.Type, fmt.Sprintf("fixture-%s-%d", row.want, i), ov)
@@ -189,7 +189,7 @@ func judgeOne(tb testing.TB, p *Program, rs []*Resource, now time.Time) (Status,
 			return rr.Status, rr.Message
 		}
 	}
-	return "", ""
+	return StatusNone, ""
 }
 
 func TestFixtureBases(t *testing.T) {

@@ -38,6 +38,12 @@ type Inventory interface {
 	Resources(ctx context.Context, typ string) iter.Seq2[*Resource, error]
 }
 
+// Counter is an optional interface of an Inventory that knows how many resources of a type
+// it holds. The engine then allocates each test's verdicts once, at their final size.
+type Counter interface {
+	Count(ctx context.Context, typ string) (int, error)
+}
+
 // MemoryInventory is an Inventory held in memory: for the push API, previews of a test
 // being written, and benchmarks.
 type MemoryInventory struct {
@@ -70,8 +76,10 @@ func (m *MemoryInventory) Types() []string {
 	return out
 }
 
-// Len returns the number of resources of the type.
-func (m *MemoryInventory) Len(typ string) int { return len(m.byType[typ]) }
+// Count implements Counter.
+func (m *MemoryInventory) Count(_ context.Context, typ string) (int, error) {
+	return len(m.byType[typ]), nil
+}
 
 // Resources implements Inventory.
 func (m *MemoryInventory) Resources(ctx context.Context, typ string) iter.Seq2[*Resource, error] {

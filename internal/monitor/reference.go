@@ -45,25 +45,52 @@ func (s *TypeSchema) Flatten() []ReferenceField {
 	return out
 }
 
-// referenceIntro explains the test language; it is shared by both renderings.
-var referenceIntro = []struct{ Name, Text string }{
-	{"resource", "The resource being judged, with the fields of its type below. Read a field as resource.mfa_enabled; test an optional field with has(resource.last_login) or read it with a default as resource.?last_login.orValue(resource.created_at)."},
-	{"now", "The time of the run, a timestamp. Ages are differences: now - resource.created_at > days(90)."},
-	{"params", "The test's parameters, such as params.max_age_days, so thresholds can be changed without rewriting the expression."},
-	{"days(n)", "A duration of n days."},
-	{"related(type, field, value)", "The resources of another type whose field equals value, compared without regard to case or surrounding space; the field may be a string or a list of strings. Type and field are quoted. For example, for a person who left: related(\"okta.user\", \"email\", resource.email).all(u, u.status != \"ACTIVE\")."},
-	{"Library", "CEL's standard functions and macros (has, all, exists, exists_one, map, filter, size, matches, startsWith, timestamp, duration…), optional values, and the strings (lowerAscii, split, join, replace…), lists, sets and bindings (cel.bind) extensions."},
+// referenceIntro explains the test language; it is shared by both renderings. Each example
+// is an expression over resources of Type, checked by the tests.
+var referenceIntro = []struct{ Name, Text, Example, Type string }{
+	{"resource", "The resource being judged, with the fields of its type listed below. Optional fields may be absent: test them with has(), or read them with a default through ?field.orValue().",
+		`has(resource.last_login) && resource.?last_login.orValue(resource.created_at) > now - days(90)`, "okta.user"},
+	{"now", "The time of the run, a timestamp. Ages are differences.", `now - resource.created_at > days(90)`, "aws.iam.user"},
+	{"params", "The test's parameters, so thresholds change without rewriting the expression.", `resource.backup_retention_days >= params.min_days`, "aws.rds.instance"},
+	{"days(n)", "A duration of n days.", `resource.created_at > now - days(params.max_age_days)`, "aws.kms.key"},
+	{"related(type, field, value)", "The resources of another type whose field (a string, or a list of strings) equals value, ignoring case and surrounding space. Type and field are quoted.",
+		`related("okta.user", "email", resource.email).all(u, u.status != "ACTIVE")`, "hr.person"},
+	{"CEL library", "The standard functions and macros (has, all, exists, exists_one, map, filter, size, matches, timestamp, duration…), optional values, and the strings, lists, sets, bindings and two-variable comprehension extensions.",
+		`resource.tags.all(k, v, !k.startsWith("tmp")) && cel.bind(n, resource.name.lowerAscii(), n != "admin")`, "aws.iam.user"},
 }
+
+// referenceExample is a test in the YAML format of the library and of users' test files.
+const referenceExample = `id: aws-iam-access-keys-rotated
+title: Active access keys are rotated within 90 days
+description: Long-lived access keys leak through laptops, logs and repositories.
+type: aws.iam.user
+where: resource.console_access || resource.access_keys.size() > 0
+expression: |-
+  resource.access_keys.all(k, k.status != "Active" || now - k.created_at <= days(params.max_age_days))
+message: |-
+  "keys older than " + string(params.max_age_days) + " days: " +
+  resource.access_keys.filter(k, k.status == "Active" && now - k.created_at > days(params.max_age_days)).map(k, k.id).join(", ")
+severity: medium
+remediation: Create a second key, move the workload to it, then deactivate and delete the old one.
+remediation_snippet: aws iam update-access-key --user-name USER --access-key-id OLD_KEY_ID --status Inactive
+controls: [AC-10]
+params:
+  max_age_days: 90`
+
+// referenceLead introduces the reference.
+const referenceLead = "A test judges every resource of its type (narrowed by an optional where expression) with a CEL expression: true passes, false fails, and an optional message expression explains a failure. Expressions see:"
 
 // ReferenceMarkdown renders the resource type reference as Markdown.
 func ReferenceMarkdown() string {
 	var b strings.Builder
 	b.WriteString("# Resource types\n\n")
-	b.WriteString("A test is a CEL expression judged once per resource of its type; true passes. It may narrow the resources it judges with a `where` expression and explain failures with a `message` expression. Expressions see:\n\n")
+	b.WriteString(referenceLead + "\n\n")
 	for _, it := range referenceIntro {
-		fmt.Fprintf(&b, "- `%s`: %s\n", it.Name, mdEscape(it.Text))
+		fmt.Fprintf(&b, "- `%s`: %s For example `%s`\n", it.Name, mdEscape(it.Text), it.Example)
 	}
-	b.WriteString("\n")
+	b.WriteString("\nA test in YAML (the format of the shipped library and of uploaded test files):\n\n```yaml\n")
+	b.WriteString(referenceExample)
+	b.WriteString("\n```\n\n")
 	for _, s := range Schemas() {
 		fmt.Fprintf(&b, "## %s\n\n%s\n\n", s.Type, mdEscape(s.Description))
 		fmt.Fprintf(&b, "Source: %s. ID: %s\n\n", s.Source, mdEscape(s.ID))
@@ -89,12 +116,14 @@ func mdEscape(s string) string {
 
 var referenceTemplate = template.Must(template.New("reference").Parse(`<section class="reference">
 <h1>Resource types</h1>
-<p>A test is a CEL expression judged once per resource of its type; true passes. It may narrow the resources it judges with a <code>where</code> expression and explain failures with a <code>message</code> expression. Expressions see:</p>
+<p>{{.Lead}}</p>
 <dl>
 {{- range .Intro}}
-<dt><code>{{.Name}}</code></dt><dd>{{.Text}}</dd>
+<dt><code>{{.Name}}</code></dt><dd>{{.Text}} For example <code>{{.Example}}</code></dd>
 {{- end}}
 </dl>
+<p>A test in YAML (the format of the shipped library and of uploaded test files):</p>
+<pre><code>{{.Example}}</code></pre>
 <nav aria-label="Resource types"><ul>
 {{- range .Schemas}}
 <li><a href="#type-{{.Type}}">{{.Type}}</a></li>
@@ -137,7 +166,9 @@ func ReferenceHTML() template.HTML {
 		for i := range schemas {
 			ptrs[i] = &schemas[i]
 		}
-		err := referenceTemplate.Execute(&buf, map[string]any{"Intro": referenceIntro, "Schemas": ptrs})
+		err := referenceTemplate.Execute(&buf, map[string]any{
+			"Lead": referenceLead, "Intro": referenceIntro, "Example": referenceExample, "Schemas": ptrs,
+		})
 		if err != nil {
 			panic("monitor: render the reference: " + err.Error())
 		}

@@ -247,3 +247,21 @@ func TestReference(t *testing.T) {
 		t.Error("HTML reference does not escape descriptions")
 	}
 }
+
+// TestReferenceExample keeps the reference's example a test that compiles.
+func TestReferenceExample(t *testing.T) {
+	tests, err := ParseTests("reference", []byte(referenceExample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Compile(tests[0]); err != nil {
+		t.Errorf("Compile(reference example) = %v", err)
+	}
+	for _, it := range referenceIntro {
+		_, err := Compile(Test{ID: "x", Title: "x", Type: it.Type, Expression: it.Example, Severity: SeverityLow, Remediation: "x",
+			Params: map[string]any{"min_days": 7, "max_age_days": 90}})
+		if err != nil {
+			t.Errorf("reference example %q on %s: %v", it.Example, it.Type, err)
+		}
+	}
+}
