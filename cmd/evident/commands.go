@@ -60,6 +60,11 @@ func (m *Main) commands() []*command {
 		m.orgListCommand(),
 		m.userCreateCommand(),
 		m.tokenCreateCommand(),
+		m.evidenceAddCommand(),
+		m.evidenceListCommand(),
+		m.ledgerCheckpointCommand(),
+		m.exportEvidenceCommand(),
+		m.verifyCommand(),
 		m.catalogCommand(),
 		m.readinessCommand(),
 		m.versionCommand(),
@@ -67,7 +72,7 @@ func (m *Main) commands() []*command {
 }
 
 // groups are the commands that take a second word.
-var groups = map[string]bool{"org": true, "user": true, "token": true}
+var groups = map[string]bool{"org": true, "user": true, "token": true, "evidence": true, "ledger": true, "export": true}
 
 // findCommand finds the command the arguments name and returns the arguments after its name.
 func (m *Main) findCommand(args []string) (*command, []string, error) {

@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/mail"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/evidenthq/evident/internal/notify"
 )
 
 // Config is what every command can be told, by flag or by environment variable. A flag
@@ -33,6 +36,26 @@ type Config struct {
 	LogLevel slog.Level
 	// ShutdownTimeout bounds how long in-flight requests may take to finish at shutdown.
 	ShutdownTimeout time.Duration
+
+	// Blobs is where evidence files are kept: "" for <DataDir>/blobs, a file:// URL, or an
+	// s3:// URL for several replicas (see blob.Open). It may hold credentials.
+	Blobs secret
+	// MaxUpload is the largest evidence file accepted, in bytes.
+	MaxUpload byteSize
+	// LedgerKey is the file holding the key that signs ledger checkpoints. Empty: the
+	// file ledger.key in DataDir, generated at first start. Replicas must share it.
+	LedgerKey string
+	// CheckpointInterval is how often the ledgers that grew get a signed checkpoint.
+	CheckpointInterval time.Duration
+	// SMTPURL is the outgoing mail server for the evidence digest (see
+	// notify.ParseSMTPURL); empty turns email off. It may hold a password.
+	SMTPURL secret
+	// MailFrom is the digests' sender, such as "Evident <evident@example.com>".
+	MailFrom string
+	// BaseURL is the address people reach Evident at, for links in email.
+	BaseURL string
+	// DigestHour is the hour of the day, UTC, from which the daily digests are sent.
+	DigestHour int
 }
 
 // The defaults.
@@ -41,6 +64,17 @@ const (
 	DefaultDataDir         = "./evident-data"
 	DefaultShutdownTimeout = 15 * time.Second
 	sqliteFileName         = "evident.db"
+
+	// DefaultMaxUpload is the default upload limit: 100 MiB.
+	DefaultMaxUpload = 100 << 20
+	// DefaultCheckpointInterval is how often, by default, grown ledgers are checkpointed.
+	DefaultCheckpointInterval = time.Minute
+	// DefaultDigestHour is the default hour, UTC, of the daily evidence digest.
+	DefaultDigestHour = 7
+	// ledgerKeyFileName is the signing key's file in the data directory.
+	ledgerKeyFileName = "ledger.key"
+	// minCheckpointInterval keeps the publisher from spinning.
+	minCheckpointInterval = time.Second
 )
 
 // The environment variables, each standing for the flag of the same name.
@@ -52,15 +86,27 @@ const (
 	envTrustProxy      = "EVIDENT_TRUST_PROXY"
 	envLogLevel        = "EVIDENT_LOG_LEVEL"
 	envShutdownTimeout = "EVIDENT_SHUTDOWN_TIMEOUT"
+
+	envBlobs              = "EVIDENT_BLOBS"
+	envMaxUpload          = "EVIDENT_MAX_UPLOAD"
+	envLedgerKey          = "EVIDENT_LEDGER_KEY"
+	envCheckpointInterval = "EVIDENT_CHECKPOINT_INTERVAL"
+	envSMTPURL            = "EVIDENT_SMTP_URL"
+	envMailFrom           = "EVIDENT_MAIL_FROM"
+	envBaseURL            = "EVIDENT_BASE_URL"
+	envDigestHour         = "EVIDENT_DIGEST_HOUR"
 )
 
 // defaultConfig returns the built-in defaults overridden by the environment.
 func defaultConfig(getenv func(string) string) (Config, error) {
 	c := Config{
-		Addr:            DefaultAddr,
-		DataDir:         DefaultDataDir,
-		LogLevel:        slog.LevelInfo,
-		ShutdownTimeout: DefaultShutdownTimeout,
+		Addr:               DefaultAddr,
+		DataDir:            DefaultDataDir,
+		LogLevel:           slog.LevelInfo,
+		ShutdownTimeout:    DefaultShutdownTimeout,
+		MaxUpload:          DefaultMaxUpload,
+		CheckpointInterval: DefaultCheckpointInterval,
+		DigestHour:         DefaultDigestHour,
 	}
 	if v := getenv(envAddr); v != "" {
 		c.Addr = v
@@ -90,6 +136,30 @@ func defaultConfig(getenv func(string) string) (Config, error) {
 		}
 		c.ShutdownTimeout = d
 	}
+	c.Blobs = secret(getenv(envBlobs))
+	c.LedgerKey = getenv(envLedgerKey)
+	c.SMTPURL = secret(getenv(envSMTPURL))
+	c.MailFrom = getenv(envMailFrom)
+	c.BaseURL = getenv(envBaseURL)
+	if v := getenv(envMaxUpload); v != "" {
+		if err := c.MaxUpload.Set(v); err != nil {
+			return c, fmt.Errorf("%s: %v", envMaxUpload, err)
+		}
+	}
+	if v := getenv(envCheckpointInterval); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return c, fmt.Errorf("%s: %q is not a positive duration such as 1m", envCheckpointInterval, v)
+		}
+		c.CheckpointInterval = d
+	}
+	if v := getenv(envDigestHour); v != "" {
+		h, err := strconv.Atoi(v)
+		if err != nil {
+			return c, fmt.Errorf("%s: %q is not an hour from 0 to 23", envDigestHour, v)
+		}
+		c.DigestHour = h
+	}
 	return c, nil
 }
 
@@ -118,6 +188,29 @@ func (c *Config) bindServer(fs *flag.FlagSet) {
 	fs.BoolVar(&c.TrustProxy, "trust-proxy", c.TrustProxy, "take the client address and scheme from X-Forwarded-For and X-Forwarded-Proto; set only behind a reverse proxy (env "+envTrustProxy+")")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may run on at shutdown (env "+envShutdownTimeout+")")
 	c.bindLogLevel(fs)
+}
+
+// bindBlobs adds the flags of the commands that read or write evidence files.
+func (c *Config) bindBlobs(fs *flag.FlagSet) {
+	fs.Var(&c.Blobs, "blobs", "where evidence files are kept: file:///path, or s3://bucket/prefix?endpoint=URL&region=R&path_style=true for several replicas (env "+envBlobs+"; default: blobs in the data directory)")
+}
+
+// bindLedgerKey adds --ledger-key, for the commands that sign checkpoints.
+func (c *Config) bindLedgerKey(fs *flag.FlagSet) {
+	fs.StringVar(&c.LedgerKey, "ledger-key", c.LedgerKey, "file with the key that signs ledger checkpoints, created with mode 0600 when missing; replicas must share it (env "+envLedgerKey+"; default: ledger.key in the data directory)")
+}
+
+// bindEvidenceServer adds the flags of the serving commands for evidence, checkpoints
+// and the email digest.
+func (c *Config) bindEvidenceServer(fs *flag.FlagSet) {
+	c.bindBlobs(fs)
+	c.bindLedgerKey(fs)
+	fs.Var(&c.MaxUpload, "max-upload", "largest evidence file accepted, such as 100MiB or 2GB (env "+envMaxUpload+")")
+	fs.DurationVar(&c.CheckpointInterval, "checkpoint-interval", c.CheckpointInterval, "how often ledgers that grew get a signed checkpoint (env "+envCheckpointInterval+")")
+	fs.Var(&c.SMTPURL, "smtp-url", "mail server for the daily evidence digest: smtp://user:password@host:587 (STARTTLS), smtps://… (TLS) or smtp://host:25?tls=none (env "+envSMTPURL+"; default: no email)")
+	fs.StringVar(&c.MailFrom, "mail-from", c.MailFrom, "sender of the digest, such as \"Evident <evident@example.com>\"; required with --smtp-url (env "+envMailFrom+")")
+	fs.StringVar(&c.BaseURL, "base-url", c.BaseURL, "the address people reach Evident at, such as https://evident.example.com, for links in email (env "+envBaseURL+")")
+	fs.IntVar(&c.DigestHour, "digest-hour", c.DigestHour, "hour of the day, UTC, from which the daily evidence digest is sent (env "+envDigestHour+")")
 }
 
 // bindLogLevel adds --log-level.
@@ -158,14 +251,145 @@ func (c *Config) DatabaseLabel() string {
 	return "postgres " + u.Redacted()
 }
 
-// validate checks what flags cannot check alone.
-func (c *Config) validate() error {
-	if c.DataDir == "" {
+// validate checks what flags cannot check alone, for the flags the command takes: a
+// variable in the environment for a flag the command does not take is not its concern.
+func (c *Config) validate(fs *flag.FlagSet) error {
+	takes := func(name string) bool { return fs.Lookup(name) != nil }
+	if takes("data") && c.DataDir == "" {
 		return errors.New("--data: must not be empty")
 	}
-	if c.ShutdownTimeout <= 0 {
+	if takes("shutdown-timeout") && c.ShutdownTimeout <= 0 {
 		return errors.New("--shutdown-timeout: must be positive")
 	}
+	if takes("checkpoint-interval") && c.CheckpointInterval < minCheckpointInterval {
+		return fmt.Errorf("--checkpoint-interval: must be at least %s", minCheckpointInterval)
+	}
+	if takes("digest-hour") && (c.DigestHour < 0 || c.DigestHour > 23) {
+		return fmt.Errorf("--digest-hour: %d is not an hour from 0 to 23", c.DigestHour)
+	}
+	if takes("smtp-url") {
+		if err := c.validateMail(); err != nil {
+			return err
+		}
+	}
+	if takes("base-url") && c.BaseURL != "" {
+		u, err := url.Parse(c.BaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--base-url: %q is not an http or https address such as https://evident.example.com", c.BaseURL)
+		}
+	}
+	return nil
+}
+
+// validateMail checks the email settings: a mail server URL that parses, and a sender
+// when there is one.
+func (c *Config) validateMail() error {
+	if c.SMTPURL == "" {
+		return nil
+	}
+	if _, err := notify.ParseSMTPURL(string(c.SMTPURL)); err != nil {
+		return fmt.Errorf("--smtp-url: %v", err)
+	}
+	if strings.TrimSpace(c.MailFrom) == "" {
+		return errors.New("--mail-from: is required with --smtp-url: the address the digest is sent from")
+	}
+	if _, err := mail.ParseAddress(c.MailFrom); err != nil {
+		return fmt.Errorf("--mail-from: %q is not an email address such as \"Evident <evident@example.com>\"", c.MailFrom)
+	}
+	return nil
+}
+
+// LedgerKeyPath is the signing key's file.
+func (c *Config) LedgerKeyPath() string {
+	if c.LedgerKey != "" {
+		return c.LedgerKey
+	}
+	return filepath.Join(c.DataDir, ledgerKeyFileName)
+}
+
+// BlobsLabel names the blob store for logs and messages, without credentials.
+func (c *Config) BlobsLabel() string {
+	raw := string(c.Blobs)
+	if raw == "" || raw == "file://" {
+		return "local " + filepath.Join(c.DataDir, "blobs")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	if u.Scheme == "file" {
+		return "local " + filepath.FromSlash(u.Path)
+	}
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+}
+
+// secret is a configuration value that may hold credentials: a flag whose default, as
+// the help shows it, is written without them.
+type secret string
+
+// String returns the value without credentials, for the help.
+func (s *secret) String() string {
+	if s == nil || *s == "" {
+		return ""
+	}
+	u, err := url.Parse(string(*s))
+	if err != nil {
+		return "(set)"
+	}
+	if u.User != nil {
+		u.User = url.User("xxxxx")
+	}
+	if u.RawQuery != "" {
+		u.RawQuery = "…"
+	}
+	return u.String()
+}
+
+// Set sets the value.
+func (s *secret) Set(v string) error { *s = secret(v); return nil }
+
+// byteSize is a size in bytes, written as a number with an optional unit: B, KB, MB,
+// GB (powers of 1000) or KiB, MiB, GiB (powers of 1024).
+type byteSize int64
+
+var sizeUnits = []struct {
+	suffix string
+	factor int64
+}{
+	{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30},
+	{"kb", 1000}, {"mb", 1000 * 1000}, {"gb", 1000 * 1000 * 1000},
+	{"k", 1 << 10}, {"m", 1 << 20}, {"g", 1 << 30}, {"b", 1},
+}
+
+// String writes the size in the largest binary unit that divides it.
+func (b *byteSize) String() string {
+	n := int64(*b)
+	for _, u := range []struct {
+		name   string
+		factor int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.factor && n%u.factor == 0 {
+			return strconv.FormatInt(n/u.factor, 10) + u.name
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// Set parses a size such as 100MiB, 512k or 1048576.
+func (b *byteSize) Set(v string) error {
+	s := strings.ToLower(strings.TrimSpace(v))
+	factor := int64(1)
+	for _, u := range sizeUnits {
+		if strings.HasSuffix(s, u.suffix) {
+			s, factor = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.factor
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 || n > (1<<62)/factor {
+		return fmt.Errorf("%q is not a positive size such as 100MiB, 512KiB or 1048576", v)
+	}
+	*b = byteSize(n * factor)
 	return nil
 }
 

@@ -34,8 +34,12 @@ and the sign-in on every start. The password is generated on the first start and
 the data directory; every demonstration person signs in with it.`)
 	m.Config.bindStorage(c.flags)
 	m.Config.bindServer(c.flags)
+	m.Config.bindEvidenceServer(c.flags)
 	c.run = func(ctx context.Context, _ []string) error {
 		if err := m.openStore(ctx, true); err != nil {
+			return err
+		}
+		if err := m.openEvidence(ctx); err != nil {
 			return err
 		}
 		login, err := m.seedDemo(ctx)
@@ -65,7 +69,7 @@ func (m *Main) seedDemo(ctx context.Context) (*DemoLogin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("demo password: %w", err)
 	}
-	res, err := demo.Seed(ctx, m.Store, catalog.Default(), demo.Options{Now: m.Now(), PasswordHash: hash})
+	res, err := demo.Seed(ctx, m.Store, catalog.Default(), demo.Options{Now: m.Now(), PasswordHash: hash, Evidence: m.Evidence})
 	if err != nil {
 		return nil, fmt.Errorf("seed the demonstration: %w", err)
 	}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/evidenthq/evident/internal/domain"
+	"github.com/evidenthq/evident/internal/evidence"
 	"github.com/evidenthq/evident/internal/store"
 )
 
@@ -27,13 +28,20 @@ import (
 var version string
 
 func main() {
+	ctx, stop := signalContext()
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
+}
+
+// signalContext returns a context that ends at the first SIGINT or SIGTERM. After the
+// first signal, a second one ends the process at once.
+func signalContext() (context.Context, context.CancelFunc) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
-		// After the first signal, a second one ends the process at once.
 		<-ctx.Done()
 		stop()
 	}()
-	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
+	return ctx, stop
 }
 
 // run executes one command line and returns the exit status. A serving command runs until
@@ -73,6 +81,10 @@ type Main struct {
 	Store *store.Store
 	// Demo is the demonstration's sign-in, set by Run for the demo command.
 	Demo *DemoLogin
+	// Evidence, Publisher and LedgerKey are open after Run for the serving commands.
+	Evidence  *evidence.Service
+	Publisher *evidence.Publisher
+	LedgerKey *ledgerKey
 
 	cmd     *command
 	cmdArgs []string
@@ -132,7 +144,7 @@ func (m *Main) ParseFlags(ctx context.Context, args []string) error {
 		return err
 	}
 	m.cmdArgs = pos
-	if err := m.Config.validate(); err != nil {
+	if err := m.Config.validate(cmd.flags); err != nil {
 		return usageError{cmd: cmd.name, msg: err.Error()}
 	}
 	m.Logger = newLogger(m.Stderr, m.Config.LogLevel)
@@ -171,7 +183,8 @@ func (m *Main) URL() string {
 }
 
 // Close shuts down in order: the HTTP server (letting requests finish up to the shutdown
-// timeout), then the background workers, then the database. It is safe to call more
+// timeout), then the background workers (the checkpoint publisher signing a last
+// checkpoint of every ledger that grew), then the database. It is safe to call more
 // than once and for every command.
 func (m *Main) Close() error {
 	m.closeOnce.Do(func() { m.closeErr = m.shutdown() })
@@ -196,6 +209,7 @@ func (m *Main) shutdown() error {
 		m.workers.Wait()
 		m.Logger.Info("background workers stopped")
 	}
+
 	if m.Store != nil {
 		if err := m.Store.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close database: %w", err))

@@ -177,7 +177,8 @@ func TestHelp(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{"help", []string{"help"}, []string{"Usage:", "serve", "demo", "migrate", "org create", "user create", "token create", "catalog", "readiness", "version"}},
+		{"help", []string{"help"}, []string{"Usage:", "serve", "demo", "migrate", "org create", "user create", "token create",
+			"evidence add", "evidence list", "ledger checkpoint", "export evidence", "verify", "catalog", "readiness", "version"}},
 		{"dash h", []string{"-h"}, []string{"Usage:", "Commands:"}},
 		{"double dash help", []string{"--help"}, []string{"Usage:", "Commands:"}},
 		{"help serve", []string{"help", "serve"}, []string{"evident serve [flags]", "-addr", "EVIDENT_ADDR", "-data", "-database", "-secure-cookies", "-trust-proxy", "-log-level"}},
@@ -185,6 +186,13 @@ func TestHelp(t *testing.T) {
 		{"help org create", []string{"help", "org", "create"}, []string{"evident org create SLUG [flags]", "-name"}},
 		{"user create help", []string{"user", "create", "--help"}, []string{"-email", "-role", "standard input"}},
 		{"readiness help", []string{"help", "readiness"}, []string{"-format", "text, json or html"}},
+		{"serve evidence flags", []string{"help", "serve"}, []string{"--blobs", "EVIDENT_BLOBS", "--max-upload", "(default 100MiB)", "--ledger-key", "replicas must share it",
+			"--checkpoint-interval", "(default 1m0s)", "--smtp-url", "EVIDENT_SMTP_URL", "--mail-from", "--base-url", "--digest-hour", "(default 7)"}},
+		{"evidence add help", []string{"help", "evidence", "add"}, []string{"evident evidence add [flags]", "--file", "--url", "--note", "--from", "--to", "--control", "effective period"}},
+		{"evidence list help", []string{"evidence", "list", "-h"}, []string{"--org", "--control", "--json", "--all"}},
+		{"ledger checkpoint help", []string{"help", "ledger", "checkpoint"}, []string{"--org", "--ledger-key", "for an auditor to save"}},
+		{"export help", []string{"help", "export", "evidence"}, []string{"--out", "--control", "--from", "--to", "0600"}},
+		{"verify help", []string{"help", "verify"}, []string{"evident verify FILE.zip [flags]", "--key", "--checkpoint", "no database and no network"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -226,6 +234,15 @@ func TestUsageErrors(t *testing.T) {
 		{"readiness without org", []string{"readiness"}, []string{"--org is required"}},
 		{"readiness with unknown format", []string{"readiness", "--org", "acme", "--format", "pdf"}, []string{`--format: "pdf" is not a format; use text, json or html`}},
 		{"empty data directory", []string{"migrate", "--data", ""}, []string{"--data: must not be empty"}},
+		{"bad upload limit", []string{"serve", "--max-upload", "big"}, []string{`invalid value "big" for flag -max-upload`}},
+		{"checkpoint interval too short", []string{"serve", "--checkpoint-interval", "10ms"}, []string{"--checkpoint-interval: must be at least 1s"}},
+		{"digest hour out of range", []string{"serve", "--digest-hour", "24"}, []string{"--digest-hour: 24 is not an hour from 0 to 23"}},
+		{"bad smtp url", []string{"serve", "--smtp-url", "mail.example.com", "--mail-from", "e@example.com"}, []string{"--smtp-url: smtp url mail.example.com: scheme must be smtp or smtps"}},
+		{"smtp without sender", []string{"serve", "--smtp-url", "smtp://mail.example.com"}, []string{"--mail-from: is required with --smtp-url"}},
+		{"bad sender", []string{"serve", "--smtp-url", "smtp://mail.example.com", "--mail-from", "evident"}, []string{`--mail-from: "evident" is not an email address`}},
+		{"bad base url", []string{"serve", "--base-url", "evident.example.com"}, []string{`--base-url: "evident.example.com" is not an http or https address`}},
+		{"evidence group", []string{"evidence"}, []string{`"evidence" needs a subcommand: add, list`}},
+		{"verify without file", []string{"verify"}, []string{"missing FILE.zip"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -243,6 +260,15 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func TestConfig(t *testing.T) {
+	// defaults returns the built-in configuration changed by fn.
+	defaults := func(fn func(c *Config)) Config {
+		c := Config{Addr: DefaultAddr, DataDir: DefaultDataDir, LogLevel: slog.LevelInfo, ShutdownTimeout: DefaultShutdownTimeout,
+			MaxUpload: DefaultMaxUpload, CheckpointInterval: DefaultCheckpointInterval, DigestHour: DefaultDigestHour}
+		if fn != nil {
+			fn(&c)
+		}
+		return c
+	}
 	tests := []struct {
 		name string
 		env  map[string]string
@@ -252,23 +278,34 @@ func TestConfig(t *testing.T) {
 		{
 			name: "defaults",
 			args: []string{"serve"},
-			want: Config{Addr: DefaultAddr, DataDir: DefaultDataDir, LogLevel: slog.LevelInfo, ShutdownTimeout: DefaultShutdownTimeout},
+			want: defaults(nil),
 		},
 		{
 			name: "environment",
 			env: map[string]string{
 				envAddr: ":9000", envData: "/srv/evident", envDatabase: "postgres://db/evident",
 				envSecureCookies: "true", envTrustProxy: "1", envLogLevel: "debug", envShutdownTimeout: "30s",
+				envBlobs: "s3://evidence/acme?region=eu-west-1", envMaxUpload: "2GiB", envLedgerKey: "/etc/evident/ledger.key",
+				envCheckpointInterval: "30s", envSMTPURL: "smtp://mailer:pw@smtp.example.com:587", envMailFrom: "Evident <evident@example.com>",
+				envBaseURL: "https://evident.example.com", envDigestHour: "6",
 			},
 			args: []string{"serve"},
-			want: Config{Addr: ":9000", DataDir: "/srv/evident", Database: "postgres://db/evident", SecureCookies: true,
-				TrustProxy: true, LogLevel: slog.LevelDebug, ShutdownTimeout: 30 * time.Second},
+			want: defaults(func(c *Config) {
+				c.Addr, c.DataDir, c.Database, c.SecureCookies, c.TrustProxy = ":9000", "/srv/evident", "postgres://db/evident", true, true
+				c.LogLevel, c.ShutdownTimeout = slog.LevelDebug, 30*time.Second
+				c.Blobs, c.MaxUpload, c.LedgerKey, c.CheckpointInterval = "s3://evidence/acme?region=eu-west-1", 2<<30, "/etc/evident/ledger.key", 30*time.Second
+				c.SMTPURL, c.MailFrom, c.BaseURL, c.DigestHour = "smtp://mailer:pw@smtp.example.com:587", "Evident <evident@example.com>", "https://evident.example.com", 6
+			}),
 		},
 		{
 			name: "flags over environment",
-			env:  map[string]string{envAddr: ":9000", envData: "/srv/evident", envSecureCookies: "true"},
-			args: []string{"serve", "--addr", "127.0.0.1:0", "--data=/tmp/x", "--secure-cookies=false", "--log-level", "warn", "--trust-proxy"},
-			want: Config{Addr: "127.0.0.1:0", DataDir: "/tmp/x", TrustProxy: true, LogLevel: slog.LevelWarn, ShutdownTimeout: DefaultShutdownTimeout},
+			env:  map[string]string{envAddr: ":9000", envData: "/srv/evident", envSecureCookies: "true", envMaxUpload: "1GiB", envDigestHour: "6"},
+			args: []string{"serve", "--addr", "127.0.0.1:0", "--data=/tmp/x", "--secure-cookies=false", "--log-level", "warn", "--trust-proxy",
+				"--max-upload", "50MB", "--digest-hour", "9", "--checkpoint-interval", "5m", "--blobs", "file:///srv/blobs", "--ledger-key", "/tmp/k"},
+			want: defaults(func(c *Config) {
+				c.Addr, c.DataDir, c.TrustProxy, c.LogLevel = "127.0.0.1:0", "/tmp/x", true, slog.LevelWarn
+				c.MaxUpload, c.DigestHour, c.CheckpointInterval, c.Blobs, c.LedgerKey = 50_000_000, 9, 5*time.Minute, "file:///srv/blobs", "/tmp/k"
+			}),
 		},
 	}
 	for _, tt := range tests {
@@ -285,6 +322,33 @@ func TestConfig(t *testing.T) {
 	}
 }
 
+func TestByteSize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+		text string
+	}{
+		{"100MiB", 100 << 20, "100MiB"},
+		{"100 mib", 100 << 20, "100MiB"},
+		{"512k", 512 << 10, "512KiB"},
+		{"2GB", 2_000_000_000, "1953125KiB"},
+		{"1048576", 1 << 20, "1MiB"},
+		{"1500", 1500, "1500"},
+	}
+	for _, tt := range tests {
+		var b byteSize
+		if err := b.Set(tt.in); err != nil || int64(b) != tt.want || b.String() != tt.text {
+			t.Errorf("byteSize.Set(%q) = %d (%q), %v; want %d (%q)", tt.in, int64(b), b.String(), err, tt.want, tt.text)
+		}
+	}
+	for _, bad := range []string{"", "lots", "-5MiB", "0", "1.5GiB", "99999999999GiB"} {
+		var b byteSize
+		if err := b.Set(bad); err == nil {
+			t.Errorf("byteSize.Set(%q) = %d; want an error", bad, int64(b))
+		}
+	}
+}
+
 func TestConfigEnvironmentErrors(t *testing.T) {
 	tests := []struct {
 		name, key, value, want string
@@ -292,6 +356,9 @@ func TestConfigEnvironmentErrors(t *testing.T) {
 		{"boolean", envSecureCookies, "maybe", `EVIDENT_SECURE_COOKIES: "maybe" is not a boolean; use true or false`},
 		{"log level", envLogLevel, "loud", `EVIDENT_LOG_LEVEL: "loud" is not a log level`},
 		{"duration", envShutdownTimeout, "soon", `EVIDENT_SHUTDOWN_TIMEOUT: "soon" is not a positive duration`},
+		{"size", envMaxUpload, "huge", `EVIDENT_MAX_UPLOAD: "huge" is not a positive size such as 100MiB`},
+		{"interval", envCheckpointInterval, "often", `EVIDENT_CHECKPOINT_INTERVAL: "often" is not a positive duration such as 1m`},
+		{"hour", envDigestHour, "noon", `EVIDENT_DIGEST_HOUR: "noon" is not an hour from 0 to 23`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

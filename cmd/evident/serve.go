@@ -8,11 +8,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/mail"
 	"os"
 	"time"
 
 	"github.com/evidenthq/evident/internal/auth"
+	"github.com/evidenthq/evident/internal/bundle"
 	"github.com/evidenthq/evident/internal/catalog"
+	"github.com/evidenthq/evident/internal/domain"
+	"github.com/evidenthq/evident/internal/evidence"
+	"github.com/evidenthq/evident/internal/notify"
 	"github.com/evidenthq/evident/internal/store"
 	"github.com/evidenthq/evident/internal/web"
 )
@@ -30,17 +35,33 @@ const (
 // sessionCleanupInterval is how often expired sessions are deleted.
 const sessionCleanupInterval = 15 * time.Minute
 
+// digestCheckInterval is how often the digest sender looks for digests to send. Each is
+// claimed once a day, so checking often only makes a digest go out sooner after the
+// hour, or after a mail server comes back.
+const digestCheckInterval = 10 * time.Minute
+
 func (m *Main) serveCommand() *command {
 	c := newCommand("serve", "", "run the web interface and the API",
 		`Runs Evident: the web interface, the JSON API under /api/v1 and the health checks
 /healthz and /readyz. Applies pending schema migrations at start and refuses to run
 against a schema newer than itself. Stops gracefully on SIGINT or SIGTERM: requests in
 flight may finish within the shutdown timeout, then background work stops and the
-database is closed. The data directory is created with mode 0700.`)
+database is closed. The data directory is created with mode 0700.
+
+Evidence files go to the blob store (--blobs): the data directory by default, an
+S3-compatible bucket for several replicas. Every ledger that grew gets a signed
+checkpoint every --checkpoint-interval, and once more at shutdown, with the key in
+--ledger-key (created at first start; replicas must share it). With --smtp-url and
+--mail-from, owners of controls whose evidence is due, overdue or missing get a daily
+digest by email from --digest-hour (UTC), each digest sent once across replicas.`)
 	m.Config.bindStorage(c.flags)
 	m.Config.bindServer(c.flags)
+	m.Config.bindEvidenceServer(c.flags)
 	c.run = func(ctx context.Context, _ []string) error {
 		if err := m.openStore(ctx, true); err != nil {
+			return err
+		}
+		if err := m.openEvidence(ctx); err != nil {
 			return err
 		}
 		return m.startServer(ctx)
@@ -105,10 +126,62 @@ func (m *Main) newAuth() *auth.Service {
 	return auth.New(m.Store, auth.Options{Now: m.Now})
 }
 
+// openEvidence opens what the serving commands need for evidence besides the database:
+// the blob store, the signing key (created at first start) and the checkpoint publisher.
+func (m *Main) openEvidence(ctx context.Context) error {
+	blobs, err := m.openBlobs(ctx)
+	if err != nil {
+		return err
+	}
+	key, err := m.loadLedgerKey(true)
+	if err != nil {
+		return err
+	}
+	m.Evidence = &evidence.Service{Store: m.Store, Blobs: blobs, Now: m.Now, MaxUpload: int64(m.Config.MaxUpload)}
+	m.LedgerKey = key
+	m.Publisher = m.newPublisher(key)
+	return nil
+}
+
+// bundleSource is what an export of the organization's evidence reads, for the web
+// interface and the API.
+func (m *Main) bundleSource(_ context.Context, org domain.Organization) (bundle.Source, error) {
+	return &storeSource{store: m.Store, evidence: m.Evidence, org: org, publicKey: m.LedgerKey.Public}, nil
+}
+
+// newDigestSender returns the email digest sender, or nil when no mail server is
+// configured.
+func (m *Main) newDigestSender() (*notify.Sender, error) {
+	if m.Config.SMTPURL == "" {
+		return nil, nil
+	}
+	server, err := notify.ParseSMTPURL(string(m.Config.SMTPURL))
+	if err != nil {
+		return nil, fmt.Errorf("--smtp-url: %w", err)
+	}
+	from, err := mail.ParseAddress(m.Config.MailFrom)
+	if err != nil {
+		return nil, fmt.Errorf("--mail-from: %w", err)
+	}
+	return &notify.Sender{
+		Store:   m.Store,
+		Mailer:  server,
+		From:    *from,
+		BaseURL: m.Config.BaseURL,
+		Hour:    m.Config.DigestHour,
+		Now:     m.Now,
+		Logger:  m.Logger,
+	}, nil
+}
+
 // startServer listens, serves in the background and starts the background workers. It
 // returns once the server is listening.
 func (m *Main) startServer(ctx context.Context) error {
 	authSvc := m.newAuth()
+	digests, err := m.newDigestSender()
+	if err != nil {
+		return err
+	}
 	handler, err := web.New(web.Config{
 		Store:         m.Store,
 		Catalog:       catalog.Default(),
@@ -118,6 +191,11 @@ func (m *Main) startServer(ctx context.Context) error {
 		SecureCookies: m.Config.SecureCookies,
 		TrustProxy:    m.Config.TrustProxy,
 		Version:       Version(),
+		Evidence:      m.Evidence,
+		Publisher:     m.Publisher,
+		LedgerKey:     m.LedgerKey.Public,
+		MaxUpload:     int64(m.Config.MaxUpload),
+		BundleSource:  m.bundleSource,
 	})
 	if err != nil {
 		return fmt.Errorf("build web server: %w", err)
@@ -147,9 +225,20 @@ func (m *Main) startServer(ctx context.Context) error {
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m.stopWorkers = cancel
 	m.workers.Go(func() { m.cleanSessions(wctx, authSvc, sessionCleanupInterval) })
+	m.workers.Go(func() { m.Publisher.Run(wctx, m.Config.CheckpointInterval) })
+	if digests != nil {
+		m.workers.Go(func() { digests.Run(wctx, digestCheckInterval) })
+		if m.Config.BaseURL == "" {
+			m.Logger.Warn("the evidence digest will not link to Evident: set --base-url (" + envBaseURL + ") to the address people reach it at")
+		}
+		m.Logger.Info("evidence digest on", "mail_server", fmt.Sprint(digests.Mailer), "from", digests.From.String(), "hour_utc", digests.Hour)
+	} else {
+		m.Logger.Info("evidence digest off: set --smtp-url and --mail-from to email owners a daily digest of the evidence due")
+	}
 
 	m.Logger.Info("evident is serving",
-		"url", m.URL(), "version", Version(), "database", m.Config.DatabaseLabel(), "data", m.Config.DataDir)
+		"url", m.URL(), "version", Version(), "database", m.Config.DatabaseLabel(), "data", m.Config.DataDir,
+		"blobs", m.Config.BlobsLabel(), "ledger_key", m.LedgerKey.Public, "checkpoint_interval", m.Config.CheckpointInterval)
 	return nil
 }
 

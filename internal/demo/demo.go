@@ -12,6 +12,7 @@ import (
 
 	"github.com/evidenthq/evident/internal/catalog"
 	"github.com/evidenthq/evident/internal/domain"
+	"github.com/evidenthq/evident/internal/evidence"
 )
 
 // The demonstration organization.
@@ -270,6 +271,9 @@ type Options struct {
 	Now time.Time
 	// PasswordHash is given to the people Seed creates.
 	PasswordHash string
+	// Evidence, when set, adds the demonstration's evidence through the evidence service,
+	// as people would: some current, some stale, one item corrected and one withdrawn.
+	Evidence *evidence.Service
 }
 
 // Result is what Seed did.
@@ -280,8 +284,9 @@ type Result struct {
 }
 
 // Seed creates the demonstration organization, and whatever of it is missing: its people,
-// systems, custom control, and the state of its controls. Each step looks before it
-// creates, so Seed is safe to run at every start and finishes a seed that was cut short.
+// systems, custom control, the state of its controls, and its evidence. Each step looks
+// before it creates, so Seed is safe to run at every start and finishes a seed that was
+// cut short.
 // A control someone has already changed keeps what they gave it. An organization with
 // the demonstration's slug but another name is someone's real organization: Seed refuses
 // to touch it.
@@ -321,6 +326,11 @@ func Seed(ctx context.Context, st domain.Store, cat *catalog.Catalog, opts Optio
 	}
 	if err := seedControls(ctx, st, cat, actor, org.ID, ids); err != nil {
 		return nil, err
+	}
+	if opts.Evidence != nil {
+		if err := seedEvidence(ctx, st, opts.Evidence, org.ID, ids, opts.Now); err != nil {
+			return nil, err
+		}
 	}
 	return res, nil
 }

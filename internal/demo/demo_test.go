@@ -8,8 +8,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/evidenthq/evident/internal/blob"
 	"github.com/evidenthq/evident/internal/catalog"
 	"github.com/evidenthq/evident/internal/domain"
+	"github.com/evidenthq/evident/internal/evidence"
 	"github.com/evidenthq/evident/internal/readiness"
 	"github.com/evidenthq/evident/internal/store"
 	"github.com/evidenthq/evident/internal/store/storetest"
@@ -360,5 +362,111 @@ func TestSeedRefusesARealOrganization(t *testing.T) {
 	}
 	if _, err := st.UserByEmail(ctx, Lead().Email); !domain.IsNotFound(err) {
 		t.Errorf("UserByEmail(%q) after the refusal = %v; want not found", Lead().Email, err)
+	}
+}
+
+// evidenceService returns the evidence service over the store, with files in a
+// temporary directory.
+func evidenceService(tb testing.TB, st *store.Store) *evidence.Service {
+	tb.Helper()
+	blobs, err := blob.Open(context.Background(), "", tb.TempDir())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &evidence.Service{Store: st, Blobs: blobs, Now: func() time.Time { return testNow }}
+}
+
+func TestSeedEvidence(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		svc := evidenceService(t, st)
+		opts := Options{Now: testNow, PasswordHash: testHash, Evidence: svc}
+		res, err := Seed(ctx, st, catalog.Default(), opts)
+		if err != nil {
+			t.Fatalf("Seed: %v", err)
+		}
+		all, err := st.EvidenceList(ctx, res.Org.ID, domain.EvidenceFilter{IncludeSuperseded: true, IncludeRetracted: true, Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(all) != len(evidencePlan)+1 {
+			t.Errorf("%d items of evidence; want the %d of the plan and one correction", len(all), len(evidencePlan)+1)
+		}
+		names := map[string]string{}
+		for _, p := range People {
+			names[p.Email] = p.Name
+		}
+		states := map[string]int{}
+		for _, e := range all {
+			switch {
+			case e.RetractedAt != nil:
+				states["retracted"]++
+			case e.SupersededBy != nil:
+				states["superseded"]++
+			default:
+				states["current"]++
+			}
+			if e.AddedBy == 0 || e.AddedByName == "" {
+				t.Errorf("item %q was added by %d %q; want a demonstration person", e.Title, e.AddedBy, e.AddedByName)
+			}
+			if strings.Contains(e.Title, "{period}") {
+				t.Errorf("item title %q still has its placeholder", e.Title)
+			}
+		}
+		if diff := cmp.Diff(map[string]int{"current": len(evidencePlan) - 1, "superseded": 1, "retracted": 1}, states); diff != "" {
+			t.Errorf("evidence states (-want +got):\n%s", diff)
+		}
+
+		latest, err := st.LatestEvidence(ctx, res.Org.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fresh := map[string]domain.Freshness{}
+		for _, it := range evidencePlan {
+			c, err := st.ControlByRef(ctx, res.Org.ID, it.ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fresh[it.ref] = domain.FreshnessOf(c.Frequency, latest[c.ID], testNow)
+		}
+		want := map[string]domain.Freshness{
+			"AC-02": domain.FreshCurrent, "GOV-06": domain.FreshCurrent, "HR-02": domain.FreshCurrent, "VEN-04": domain.FreshCurrent,
+			"BCP-04": domain.FreshOverdue, "VUL-02": domain.FreshOverdue, "LOG-05": domain.FreshOverdue,
+			"NET-03": domain.FreshNone, // its only item was withdrawn
+		}
+		if diff := cmp.Diff(want, fresh); diff != "" {
+			t.Errorf("freshness on %s (-want +got):\n%s", testNow.Format(time.DateOnly), diff)
+		}
+
+		events, err := st.Events(ctx, res.Org.ID, domain.EventFilter{Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Seed(ctx, st, catalog.Default(), opts); err != nil {
+			t.Fatalf("second Seed: %v", err)
+		}
+		again, err := st.Events(ctx, res.Org.ID, domain.EventFilter{Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again[0].Index != events[0].Index {
+			t.Errorf("the second seed recorded events up to index %d (was %d); want none", again[0].Index, events[0].Index)
+		}
+	})
+}
+
+func TestEvidencePlanMatchesLibrary(t *testing.T) {
+	cat := catalog.Default()
+	owners := map[string]bool{}
+	for _, p := range People {
+		owners[p.Email] = true
+	}
+	for _, it := range evidencePlan {
+		if _, ok := cat.LibraryControl(it.ref); !ok {
+			t.Errorf("the evidence plan names library control %s, which does not exist", it.ref)
+		}
+		if !owners[it.by] {
+			t.Errorf("evidence for %s is added by %s, who is not a demonstration person", it.ref, it.by)
+		}
 	}
 }

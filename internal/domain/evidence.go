@@ -1,8 +1,12 @@
 package domain
 
 import (
+	"fmt"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // EvidenceKind is what a piece of evidence is.
@@ -74,10 +78,10 @@ func ValidateEvidence(e *Evidence) error {
 		return Invalid("period_end", "is required: the last day the evidence speaks for")
 	case e.PeriodEnd.Before(e.PeriodStart):
 		return Invalid("period_end", "must not be before the period start")
-	case len(e.SHA256) != 64:
-		return Invalid("sha256", "must be a hex SHA-256")
+	case len(e.SHA256) != 64 || !lowerHex(e.SHA256):
+		return Invalid("sha256", "must be a hex SHA-256 in lower case")
 	}
-	return nil
+	return validateEvidenceDetails(e)
 }
 
 // ParseDate parses a calendar date (YYYY-MM-DD) as a UTC midnight, naming the field on error.
@@ -163,4 +167,134 @@ func FreshnessOf(f Frequency, latestEnd time.Time, now time.Time) Freshness {
 		}
 	}
 	return FreshOverdue
+}
+
+// MaxInlineContent is the largest content, in bytes, that the store keeps beside the
+// evidence's metadata rather than in the blob store. Most evidence (snapshots, notes,
+// links, small exports) is smaller, and keeping it in the database lets a batch of
+// thousands of items be made durable by one commit instead of one file sync each.
+const MaxInlineContent = 64 << 10
+
+// NewEvidence is an item about to be added: its metadata and, for content kept inline,
+// the content itself. When Content is nil the content must already be in the blob store
+// under SHA256. When it is non-nil (at most MaxInlineContent bytes), the store keeps it
+// and sets Size from it, and SHA256 when it is empty.
+type NewEvidence struct {
+	Evidence
+	Content []byte
+}
+
+// EvidenceFilter narrows a list of evidence. Zero values match everything, except that
+// superseded and retracted items are left out unless asked for.
+type EvidenceFilter struct {
+	ControlID int64        // only evidence supporting this control
+	Kind      EvidenceKind // only this kind
+	// Since and Until select by effective period: items whose period reaches Since or
+	// later, and starts on Until or earlier (both inclusive).
+	Since             *time.Time
+	Until             *time.Time
+	IncludeSuperseded bool
+	IncludeRetracted  bool
+	Before            int64 // only items with ID < Before, for paging backwards; 0: no limit
+	Limit             int   // 0: a default of 100
+}
+
+// The limits on an item's metadata beyond those ValidateEvidence checks first.
+const (
+	maxEvidenceURL      = 2048
+	maxEvidenceFileName = 255
+	maxEvidenceSource   = 300
+	maxMediaType        = 255
+	maxRetractReason    = 2000
+)
+
+// validateEvidenceDetails checks the fields ValidateEvidence checks after the basics.
+func validateEvidenceDetails(e *Evidence) error {
+	e.Source = strings.TrimSpace(e.Source)
+	for _, f := range []struct{ name, value string }{
+		{"title", e.Title}, {"description", e.Description}, {"source", e.Source},
+		{"file_name", e.FileName}, {"url", e.URL}, {"media_type", e.MediaType},
+	} {
+		if !utf8.ValidString(f.value) {
+			return Invalid(f.name, "must be valid UTF-8")
+		}
+	}
+	switch {
+	case e.Size < 0:
+		return Invalid("size", "must not be negative")
+	case len(e.MediaType) > maxMediaType:
+		return Invalid("media_type", "must be at most %d characters", maxMediaType)
+	case len(e.FileName) > maxEvidenceFileName:
+		return Invalid("file_name", "must be at most %d characters", maxEvidenceFileName)
+	case len(e.Source) > maxEvidenceSource:
+		return Invalid("source", "must be at most %d characters", maxEvidenceSource)
+	case len(e.URL) > maxEvidenceURL:
+		return Invalid("url", "must be at most %d characters", maxEvidenceURL)
+	case e.Kind == EvidenceLink && e.URL == "":
+		return Invalid("url", "is required for a link")
+	case e.Kind == EvidenceLink && !webURL(e.URL):
+		return Invalid("url", "must be an http or https address")
+	}
+	return nil
+}
+
+// webURL reports whether s is an absolute http or https URL with a host.
+func webURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// lowerHex reports whether s is made of lower-case hexadecimal digits only.
+func lowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidateRetractReason checks and trims the reason for retracting an item.
+func ValidateRetractReason(reason string) (string, error) {
+	reason = strings.TrimSpace(reason)
+	switch {
+	case reason == "":
+		return "", Invalid("reason", "is required: say why the evidence is withdrawn")
+	case len(reason) > maxRetractReason:
+		return "", Invalid("reason", "must be at most %d characters", maxRetractReason)
+	}
+	return reason, nil
+}
+
+// DateOf returns the UTC calendar date of t as a UTC midnight, the form effective periods
+// are kept in.
+func DateOf(t time.Time) time.Time {
+	t = t.UTC()
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+}
+
+// PeriodLabel names the period from start to end (UTC midnights, inclusive) as people
+// say it for a control of frequency f: "Q1 2026", "March 2026", "H2 2025", "2025", "the
+// week of 2026-03-02", "2026-03-01". A period that is not a whole period of the
+// frequency is written as its two dates, "2025-03-01 to 2026-03-01".
+func PeriodLabel(f Frequency, start, end time.Time) string {
+	start, end = DateOf(start), DateOf(end)
+	whole := func(months int) bool {
+		return start.Day() == 1 && (int(start.Month())-1)%months == 0 && end.Equal(start.AddDate(0, months, -1))
+	}
+	switch {
+	case start.Equal(end):
+		return start.Format(time.DateOnly)
+	case f == FrequencyWeekly && start.Weekday() == time.Monday && end.Equal(start.AddDate(0, 0, 6)):
+		return "the week of " + start.Format(time.DateOnly)
+	case f == FrequencyMonthly && whole(1):
+		return start.Format("January 2006")
+	case f == FrequencyQuarterly && whole(3):
+		return fmt.Sprintf("Q%d %d", (int(start.Month())-1)/3+1, start.Year())
+	case f == FrequencySemiAnnual && whole(6):
+		return fmt.Sprintf("H%d %d", (int(start.Month())-1)/6+1, start.Year())
+	case f == FrequencyAnnual && whole(12):
+		return strconv.Itoa(start.Year())
+	}
+	return start.Format(time.DateOnly) + " to " + end.Format(time.DateOnly)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // Actor is who makes a change. A zero UserID is the system itself (the CLI, the seeder).
@@ -44,6 +46,10 @@ const (
 	EventMemberRemoved     = "member.removed"
 	EventTokenCreated      = "token.created"
 	EventTokenRevoked      = "token.revoked"
+
+	EventEvidenceAdded      = "evidence.added"
+	EventEvidenceSuperseded = "evidence.superseded" // a new item that corrects an earlier one
+	EventEvidenceRetracted  = "evidence.retracted"
 )
 
 // EventFilter narrows the audit trail. Zero values match everything.
@@ -150,6 +156,74 @@ type EventStore interface {
 	Events(ctx context.Context, orgID int64, f EventFilter) ([]Event, error)
 }
 
+// Checkpoint is a signed statement of an organization's ledger: its first Size entries
+// have the Merkle tree root Root. Note is the signed note (a C2SP tlog-checkpoint) that
+// auditors keep and verify; see package ledger.
+type Checkpoint struct {
+	OrgID     int64
+	Size      int64
+	Root      tlog.Hash
+	Note      string
+	CreatedAt time.Time
+}
+
+// CheckpointFilter pages through an organization's checkpoints, newest first.
+type CheckpointFilter struct {
+	Before int64 // only checkpoints with Size < Before; 0: no limit
+	Limit  int   // 0: a default of 100
+}
+
+// LedgerStore reads an organization's ledger: the audit trail as an append-only Merkle
+// log. Every event is a ledger entry at its index; the stored hashes of the tree are
+// written with the event, in the same transaction.
+type LedgerStore interface {
+	// LedgerSize returns the number of entries in the organization's ledger.
+	LedgerSize(ctx context.Context, orgID int64) (int64, error)
+	// LedgerEvents returns the entries with from <= index < to, oldest first; at most
+	// 10,000 at a time.
+	LedgerEvents(ctx context.Context, orgID int64, from, to int64) ([]Event, error)
+	// LedgerHashReader reads the organization's committed stored hashes, for computing
+	// tree roots and proofs (package ledger) of any size up to LedgerSize. It reads with
+	// ctx, which must outlive its use.
+	LedgerHashReader(ctx context.Context, orgID int64) tlog.HashReader
+	// SaveCheckpoint stores a checkpoint. When one of the same size is already stored
+	// (another replica published it first), cp becomes the stored one and the call
+	// succeeds; a stored one of the same size with another root is KindConflict.
+	SaveCheckpoint(ctx context.Context, cp *Checkpoint) error
+	// LatestCheckpoint returns the organization's largest checkpoint; KindNotFound if none.
+	LatestCheckpoint(ctx context.Context, orgID int64) (*Checkpoint, error)
+	// CheckpointAt returns the organization's checkpoint of the given size.
+	CheckpointAt(ctx context.Context, orgID, size int64) (*Checkpoint, error)
+	// ListCheckpoints lists the organization's checkpoints, largest first.
+	ListCheckpoints(ctx context.Context, orgID int64, f CheckpointFilter) ([]Checkpoint, error)
+	// OrgsNeedingCheckpoint lists the organizations whose ledger has grown past their
+	// latest checkpoint, or that have none.
+	OrgsNeedingCheckpoint(ctx context.Context) ([]int64, error)
+}
+
+// EvidenceStore keeps evidence. Every addition, supersession and retraction appends a
+// ledger entry in the same transaction, whose index the item records.
+type EvidenceStore interface {
+	// AddEvidence adds items all or nothing, each with an evidence.added entry, and
+	// returns them as stored, in order.
+	AddEvidence(ctx context.Context, actor Actor, orgID int64, items []NewEvidence) ([]Evidence, error)
+	// SupersedeEvidence adds item as the correction of the current item oldID, with an
+	// evidence.superseded entry, and returns it.
+	SupersedeEvidence(ctx context.Context, actor Actor, orgID, oldID int64, item NewEvidence) (*Evidence, error)
+	// RetractEvidence withdraws a current item for the reason given, with an
+	// evidence.retracted entry, and returns it.
+	RetractEvidence(ctx context.Context, actor Actor, orgID, id int64, reason string) (*Evidence, error)
+	Evidence(ctx context.Context, orgID, id int64) (*Evidence, error)
+	// EvidenceList lists the organization's evidence matching the filter, newest first.
+	EvidenceList(ctx context.Context, orgID int64, f EvidenceFilter) ([]Evidence, error)
+	// EvidenceContent returns content kept inline; KindNotFound when the organization has
+	// no inline content with that hash (it may be in the blob store).
+	EvidenceContent(ctx context.Context, orgID int64, sha256 string) ([]byte, error)
+	// LatestEvidence returns, for each control with current evidence, the latest end of
+	// the effective periods of its current evidence.
+	LatestEvidence(ctx context.Context, orgID int64) (map[int64]time.Time, error)
+}
+
 // Store is everything Evident keeps. Every method that reads or changes an organization's
 // objects takes the organization's ID, and an object of another organization is KindNotFound.
 type Store interface {
@@ -161,5 +235,9 @@ type Store interface {
 	ControlStore
 	ScopeStore
 	EventStore
+	LedgerStore
+	EvidenceStore
+	MonitoringStore
+	VersionStore
 	Ping(ctx context.Context) error
 }

@@ -69,6 +69,9 @@ const (
 	GapUnjustified GapKind = "not_applicable_without_justification"
 	// GapNoEvidence: a control has no current evidence that it operates.
 	GapNoEvidence GapKind = "control_without_evidence"
+	// GapTestFailing: an automated test supporting a control fails on resources without
+	// an exception.
+	GapTestFailing GapKind = "test_failing"
 )
 
 // Gap is one thing standing between the organization and its report.
@@ -161,7 +164,8 @@ type Report struct {
 }
 
 // Compute reads an organization's scope and controls from src and returns its readiness
-// against the catalog's criteria as of now. Retired controls are ignored.
+// against the catalog's criteria as of now. Retired controls are ignored. When src is
+// also a TestSource, each automated test failing now is a gap for each control it supports.
 func Compute(ctx context.Context, src Source, cat *catalog.Catalog, orgID int64, now time.Time) (*Report, error) {
 	scope, err := src.Scope(ctx, orgID)
 	if err != nil {
@@ -190,6 +194,7 @@ func Compute(ctx context.Context, src Source, cat *catalog.Catalog, orgID int64,
 		r.Criteria[i] = CriterionReadiness{Criterion: cr, Controls: []ControlState{}}
 	}
 
+	active := map[string]activeControl{} // by ref: the controls failing tests make gaps for
 	byStatus := map[domain.ControlStatus]int{}
 	owners := map[int64]*OwnerCount{}
 	noOwner := OwnerCount{Name: "No owner"}
@@ -203,6 +208,7 @@ func Compute(ctx context.Context, src Source, cat *catalog.Catalog, orgID int64,
 			r.ControlsOutOfScope++
 			continue
 		}
+		active[c.Ref] = activeControl{control: c, criteria: affected}
 		state := ControlState{
 			ID: c.ID, Ref: c.Ref, Title: c.Title, Status: c.Status,
 			OwnerID: c.OwnerID, OwnerName: c.OwnerName, Ready: ready(c),
@@ -224,6 +230,13 @@ func Compute(ctx context.Context, src Source, cat *catalog.Catalog, orgID int64,
 			owners[*c.OwnerID] = &OwnerCount{OwnerID: c.OwnerID, Name: c.OwnerName, Count: 1}
 		}
 		r.Gaps = append(r.Gaps, controlGaps(c, affected, cat)...)
+	}
+	if ts, ok := src.(TestSource); ok {
+		failing, err := ts.FailingTests(ctx, orgID, now)
+		if err != nil {
+			return nil, fmt.Errorf("readiness: failing tests: %w", err)
+		}
+		r.Gaps = append(r.Gaps, testGaps(failing, active)...)
 	}
 
 	var sum float64

@@ -104,7 +104,7 @@ func (s *Store) CreateControl(ctx context.Context, actor domain.Actor, c *domain
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer s.rollback(tx)
 	if err := s.lockOrg(ctx, tx, c.OrgID); err != nil {
 		return err
 	}
@@ -130,7 +130,7 @@ func (s *Store) CreateControl(ctx context.Context, actor domain.Actor, c *domain
 	if err != nil {
 		return err
 	}
-	if err := commit(tx, "create control "+c.Ref); err != nil {
+	if err := s.commit(tx, "create control "+c.Ref); err != nil {
 		return err
 	}
 	*c = *stored
@@ -296,7 +296,7 @@ func (s *Store) UpdateControl(ctx context.Context, actor domain.Actor, orgID, id
 	if err != nil {
 		return nil, err
 	}
-	defer tx.Rollback()
+	defer s.rollback(tx)
 	if err := s.lockOrg(ctx, tx, orgID); err != nil {
 		if domain.IsNotFound(err) {
 			return nil, domain.NotFound("control")
@@ -356,7 +356,7 @@ func (s *Store) UpdateControl(ctx context.Context, actor domain.Actor, orgID, id
 	if err != nil {
 		return nil, err
 	}
-	if err := commit(tx, "update control "+c.Ref); err != nil {
+	if err := s.commit(tx, "update control "+c.Ref); err != nil {
 		return nil, err
 	}
 	return updated, nil
@@ -413,7 +413,7 @@ func (s *Store) MapControl(ctx context.Context, actor domain.Actor, orgID, id in
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer s.rollback(tx)
 	ref, err := s.lockControl(ctx, tx, orgID, id)
 	if err != nil {
 		return err
@@ -435,7 +435,7 @@ func (s *Store) MapControl(ctx context.Context, actor domain.Actor, orgID, id in
 	if err != nil {
 		return err
 	}
-	return commit(tx, "map control "+ref)
+	return s.commit(tx, "map control "+ref)
 }
 
 // UnmapControl removes a control's mapping to a criterion. A mapping that does not exist
@@ -446,7 +446,7 @@ func (s *Store) UnmapControl(ctx context.Context, actor domain.Actor, orgID, id 
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer s.rollback(tx)
 	ref, err := s.lockControl(ctx, tx, orgID, id)
 	if err != nil {
 		return err
@@ -468,7 +468,7 @@ func (s *Store) UnmapControl(ctx context.Context, actor domain.Actor, orgID, id 
 	if err != nil {
 		return err
 	}
-	return commit(tx, "unmap control "+ref)
+	return s.commit(tx, "unmap control "+ref)
 }
 
 // lockControl locks the organization and returns the ref of one of its controls.

@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,6 +25,12 @@ type dialect interface {
 	lockOrgSQL() string
 	// likeOp is the case-insensitive LIKE operator.
 	likeOp() string
+	// bulkInsert begins a statement that inserts many rows in a transaction that rolls back
+	// as a whole when the statement fails.
+	bulkInsert() string
+	// seqPlaceholder is the placeholder of the nth argument of a statement whose
+	// placeholders each appear once, in the order of the arguments.
+	seqPlaceholder(n int) string
 	// isUnique and isForeignKey classify constraint violations.
 	isUnique(err error) bool
 	isForeignKey(err error) bool
@@ -40,6 +47,15 @@ func (sqliteDialect) timeValue(t time.Time) any { return t.Format(sqliteTimeLayo
 
 // SQLite needs no row lock: the single writer connection serializes every transaction.
 func (sqliteDialect) lockOrgSQL() string { return `SELECT id FROM organizations WHERE id = $1` }
+
+// SQLite looks "$N" placeholders up by name in a list, when parsing and again when
+// binding, which is quadratic in their number; plain "?" placeholders are numbered in
+// order without a list. Statements inserting hundreds of rows at once use them.
+func (sqliteDialect) seqPlaceholder(int) string { return "?" }
+
+// OR FAIL spares SQLite a journal of the statement's changes, kept so that a failing
+// statement can be undone alone; the whole transaction rolls back instead.
+func (sqliteDialect) bulkInsert() string { return "INSERT OR FAIL INTO" }
 
 // SQLite's LIKE ignores case for ASCII letters.
 func (sqliteDialect) likeOp() string { return "LIKE" }
@@ -74,6 +90,10 @@ func (postgresDialect) lockOrgSQL() string {
 }
 
 func (postgresDialect) likeOp() string { return "ILIKE" }
+
+func (postgresDialect) bulkInsert() string { return "INSERT INTO" }
+
+func (postgresDialect) seqPlaceholder(n int) string { return "$" + strconv.Itoa(n) }
 
 func pgCode(err error) string {
 	var e *pgconn.PgError
@@ -188,5 +208,13 @@ type args []any
 // add appends v and returns its placeholder, such as "$3".
 func (a *args) add(v any) string {
 	*a = append(*a, v)
-	return fmt.Sprintf("$%d", len(*a))
+	return "$" + strconv.Itoa(len(*a))
+}
+
+// seq appends v and returns its placeholder in the dialect's form for statements whose
+// placeholders each appear once, in the order of the arguments. Such statements must
+// use seq for every argument.
+func (a *args) seq(d dialect, v any) string {
+	*a = append(*a, v)
+	return d.seqPlaceholder(len(*a))
 }

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -13,7 +12,9 @@ import (
 
 // lockOrg makes sure the organization exists and, on PostgreSQL, locks its row until the
 // transaction ends. Every change to an organization's objects takes this lock first, so
-// such changes apply one at a time and their events get consecutive indexes.
+// such changes apply one at a time and their events get consecutive indexes. The events
+// themselves are written by appendEvent and appendEvents (ledger.go), the one place that
+// does.
 func (s *Store) lockOrg(ctx context.Context, tx *sql.Tx, orgID int64) error {
 	var id int64
 	err := tx.QueryRowContext(ctx, s.d.lockOrgSQL(), orgID).Scan(&id)
@@ -22,34 +23,6 @@ func (s *Store) lockOrg(ctx context.Context, tx *sql.Tx, orgID int64) error {
 	}
 	if err != nil {
 		return fmt.Errorf("lock organization %d: %w", orgID, err)
-	}
-	return nil
-}
-
-// appendEvent adds an entry to the organization's audit trail, in the transaction of the
-// change it records. It is the one place events are written.
-func (s *Store) appendEvent(ctx context.Context, tx *sql.Tx, actor domain.Actor, orgID int64, typ, subject string, data any) error {
-	raw, err := json.Marshal(data)
-	if err != nil {
-		return fmt.Errorf("event %s: encode data: %w", typ, err)
-	}
-	// Taken again here so that no caller can append without holding the lock.
-	if err := s.lockOrg(ctx, tx, orgID); err != nil {
-		return err
-	}
-	var next int64
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(idx) + 1, 0) FROM events WHERE org_id = $1`, orgID).Scan(&next); err != nil {
-		return fmt.Errorf("event %s: next index: %w", typ, err)
-	}
-	name := actor.Email
-	if name == "" {
-		name = domain.SystemActor.Email
-	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO events (org_id, idx, at, actor_id, actor, type, subject, data)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		orgID, next, s.t(s.now()), actor.UserID, name, typ, subject, string(raw))
-	if err != nil {
-		return fmt.Errorf("event %s: %w", typ, err)
 	}
 	return nil
 }
@@ -101,22 +74,7 @@ func (s *Store) Events(ctx context.Context, orgID int64, f domain.EventFilter) (
 		return nil, fmt.Errorf("list events: %w", err)
 	}
 	defer rows.Close()
-	out := []domain.Event{}
-	for rows.Next() {
-		var e domain.Event
-		var at dbTime
-		var data string
-		if err := rows.Scan(&e.OrgID, &e.Index, &at, &e.ActorID, &e.Actor, &e.Type, &e.Subject, &data); err != nil {
-			return nil, fmt.Errorf("list events: %w", err)
-		}
-		e.At = at.t
-		e.Data = json.RawMessage(data)
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list events: %w", err)
-	}
-	return out, nil
+	return scanEvents(rows, []domain.Event{})
 }
 
 // change is one field's old and new value in an event.

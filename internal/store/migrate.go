@@ -22,6 +22,12 @@ type migration struct {
 	sql     string
 }
 
+// migrationSteps are the parts of migrations that SQL cannot do, by version. Each runs in
+// its migration's transaction, after the migration's SQL, on either engine.
+var migrationSteps = map[int]func(s *Store, ctx context.Context, tx *sql.Tx) error{
+	2: (*Store).backfillLedger, // the ledger hashes of the events recorded under version 1
+}
+
 // migrations returns the dialect's migrations in version order.
 func migrations(engine string) ([]migration, error) {
 	dir := path.Join("migrations", engine)
@@ -100,14 +106,14 @@ func (s *Store) createMigrationsTable(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer s.rollback(tx)
 	if err := s.lockMigrations(ctx, tx); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, createMigrationsTable); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
-	return commit(tx, "create schema_migrations")
+	return s.commit(tx, "create schema_migrations")
 }
 
 // lockMigrations keeps other processes from migrating until tx ends. SQLite's immediate
@@ -128,7 +134,7 @@ func (s *Store) apply(ctx context.Context, m migration) error {
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer s.rollback(tx)
 	if err := s.lockMigrations(ctx, tx); err != nil {
 		return fmt.Errorf("migration %s: %w", m.name, err)
 	}
@@ -142,11 +148,16 @@ func (s *Store) apply(ctx context.Context, m migration) error {
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 		return fmt.Errorf("migration %s: %w", m.name, err)
 	}
+	if step := migrationSteps[m.version]; step != nil {
+		if err := step(s, ctx, tx); err != nil {
+			return fmt.Errorf("migration %s: %w", m.name, err)
+		}
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`,
 		m.version, s.now().Format(sqliteTimeLayout)); err != nil {
 		return fmt.Errorf("migration %s: record: %w", m.name, err)
 	}
-	return commit(tx, "migration "+m.name)
+	return s.commit(tx, "migration "+m.name)
 }
 
 // appliedVersions returns the versions recorded in schema_migrations, or none when the

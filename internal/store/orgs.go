@@ -36,7 +36,7 @@ func (s *Store) CreateOrganization(ctx context.Context, actor domain.Actor, o *d
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer s.rollback(tx)
 	now := s.now()
 	var id int64
 	err = tx.QueryRowContext(ctx, `INSERT INTO organizations (slug, name, created_at) VALUES ($1, $2, $3) RETURNING id`,
@@ -73,7 +73,7 @@ func (s *Store) CreateOrganization(ctx context.Context, actor domain.Actor, o *d
 	if err != nil {
 		return err
 	}
-	if err := commit(tx, "create organization "+o.Slug); err != nil {
+	if err := s.commit(tx, "create organization "+o.Slug); err != nil {
 		return err
 	}
 	o.ID, o.CreatedAt = id, now

@@ -97,7 +97,7 @@ func (s *Store) UpdateScope(ctx context.Context, actor domain.Actor, sc *domain.
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer s.rollback(tx)
 	if err := s.lockOrg(ctx, tx, sc.OrgID); err != nil {
 		return err
 	}
@@ -116,7 +116,7 @@ func (s *Store) UpdateScope(ctx context.Context, actor domain.Actor, sc *domain.
 	if err := s.appendEvent(ctx, tx, actor, sc.OrgID, domain.EventScopeUpdated, scopeSubject, scopeEventData(&next)); err != nil {
 		return err
 	}
-	if err := commit(tx, "update scope"); err != nil {
+	if err := s.commit(tx, "update scope"); err != nil {
 		return err
 	}
 	*sc = next
@@ -162,7 +162,7 @@ func (s *Store) CreateSystem(ctx context.Context, actor domain.Actor, sys *domai
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer s.rollback(tx)
 	if err := s.lockOrg(ctx, tx, sys.OrgID); err != nil {
 		return err
 	}
@@ -193,7 +193,7 @@ func (s *Store) CreateSystem(ctx context.Context, actor domain.Actor, sys *domai
 	if err != nil {
 		return err
 	}
-	if err := commit(tx, "create system "+sys.Name); err != nil {
+	if err := s.commit(tx, "create system "+sys.Name); err != nil {
 		return err
 	}
 	*sys = *stored
@@ -276,7 +276,7 @@ func (s *Store) UpdateSystem(ctx context.Context, actor domain.Actor, sys *domai
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer s.rollback(tx)
 	if err := s.lockOrg(ctx, tx, sys.OrgID); err != nil {
 		if domain.IsNotFound(err) {
 			return domain.NotFound("system")
@@ -322,7 +322,7 @@ func (s *Store) UpdateSystem(ctx context.Context, actor domain.Actor, sys *domai
 	if err != nil {
 		return err
 	}
-	if err := commit(tx, "update system "+next.Name); err != nil {
+	if err := s.commit(tx, "update system "+next.Name); err != nil {
 		return err
 	}
 	*sys = *stored
@@ -335,7 +335,7 @@ func (s *Store) DeleteSystem(ctx context.Context, actor domain.Actor, orgID, id 
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer s.rollback(tx)
 	if err := s.lockOrg(ctx, tx, orgID); err != nil {
 		if domain.IsNotFound(err) {
 			return domain.NotFound("system")
@@ -356,5 +356,5 @@ func (s *Store) DeleteSystem(ctx context.Context, actor domain.Actor, orgID, id 
 	if err != nil {
 		return err
 	}
-	return commit(tx, "delete system "+old.Name)
+	return s.commit(tx, "delete system "+old.Name)
 }

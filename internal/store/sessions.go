@@ -40,7 +40,7 @@ func (s *Store) CreateSession(ctx context.Context, sess *domain.Session) error {
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer s.rollback(tx)
 	_, err = tx.ExecContext(ctx, `INSERT INTO sessions (token_hash, user_id, org_id, created_at, last_seen_at, expires_at, ip, user_agent)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		sess.TokenHash, sess.UserID, sess.OrgID, s.t(sess.CreatedAt), s.t(sess.LastSeenAt), s.t(sess.ExpiresAt), sess.IP, sess.UserAgent)
@@ -52,7 +52,7 @@ func (s *Store) CreateSession(ctx context.Context, sess *domain.Session) error {
 	case err != nil:
 		return fmt.Errorf("create session: %w", err)
 	}
-	return commit(tx, "create session")
+	return s.commit(tx, "create session")
 }
 
 // truncateUTF8 cuts s to at most n bytes without splitting a character.
@@ -87,7 +87,7 @@ func (s *Store) TouchSession(ctx context.Context, tokenHash []byte, at time.Time
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer s.rollback(tx)
 	res, err := tx.ExecContext(ctx, `UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2`, s.t(at), tokenHash)
 	if err != nil {
 		return fmt.Errorf("touch session: %w", err)
@@ -95,7 +95,7 @@ func (s *Store) TouchSession(ctx context.Context, tokenHash []byte, at time.Time
 	if err := mustAffect(res, "session"); err != nil {
 		return err
 	}
-	return commit(tx, "touch session")
+	return s.commit(tx, "touch session")
 }
 
 // DeleteSession ends a session. Ending one that does not exist is not an error, so that
@@ -105,11 +105,11 @@ func (s *Store) DeleteSession(ctx context.Context, tokenHash []byte) error {
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer s.rollback(tx)
 	if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = $1`, tokenHash); err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}
-	return commit(tx, "delete session")
+	return s.commit(tx, "delete session")
 }
 
 // DeleteUserSessions ends every session of a user, in every organization.
@@ -118,11 +118,11 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID int64) error {
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer s.rollback(tx)
 	if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1`, userID); err != nil {
 		return fmt.Errorf("delete sessions of user %d: %w", userID, err)
 	}
-	return commit(tx, "delete user sessions")
+	return s.commit(tx, "delete user sessions")
 }
 
 // DeleteExpiredSessions deletes the sessions idle since before idleBefore or past their
@@ -132,7 +132,7 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, idleBefore, now time.
 	if err != nil {
 		return 0, err
 	}
-	defer tx.Rollback()
+	defer s.rollback(tx)
 	res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE last_seen_at < $1 OR expires_at < $2`, s.t(idleBefore), s.t(now))
 	if err != nil {
 		return 0, fmt.Errorf("delete expired sessions: %w", err)
@@ -141,7 +141,7 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, idleBefore, now time.
 	if err != nil {
 		return 0, fmt.Errorf("delete expired sessions: %w", err)
 	}
-	if err := commit(tx, "delete expired sessions"); err != nil {
+	if err := s.commit(tx, "delete expired sessions"); err != nil {
 		return 0, err
 	}
 	return n, nil
@@ -165,7 +165,7 @@ func (s *Store) RecordFailure(ctx context.Context, key string, at, since time.Ti
 	if err != nil {
 		return 0, err
 	}
-	defer tx.Rollback()
+	defer s.rollback(tx)
 	if s.failures.Add(1)%pruneEvery == 1 {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM login_failures WHERE at < $1`, s.t(since.Add(-failureRetention))); err != nil {
 			return 0, fmt.Errorf("prune sign-in failures: %w", err)
@@ -178,7 +178,7 @@ func (s *Store) RecordFailure(ctx context.Context, key string, at, since time.Ti
 	if err != nil {
 		return 0, err
 	}
-	if err := commit(tx, "record sign-in failure"); err != nil {
+	if err := s.commit(tx, "record sign-in failure"); err != nil {
 		return 0, err
 	}
 	return n, nil
@@ -203,9 +203,9 @@ func (s *Store) ClearFailures(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer s.rollback(tx)
 	if _, err := tx.ExecContext(ctx, `DELETE FROM login_failures WHERE key = $1`, key); err != nil {
 		return fmt.Errorf("clear sign-in failures: %w", err)
 	}
-	return commit(tx, "clear sign-in failures")
+	return s.commit(tx, "clear sign-in failures")
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -35,6 +36,19 @@ type Store struct {
 	Now func() time.Time
 
 	failures atomic.Uint64 // counts RecordFailure calls, to prune old rows now and then
+
+	// frontier caches committed ledger hashes that the next appends will read.
+	frontier frontierCache
+	// appending maps each open transaction that has appended ledger entries (*sql.Tx) to
+	// its *txLedgers; commit hands their hashes to frontier, rollback forgets them.
+	appending sync.Map
+
+	// stmts keeps the read pool's prepared statements for the hottest reads (prepared.go).
+	stmts readStmts
+
+	// ckpt checkpoints SQLite's write-ahead log in the background (checkpointer.go); nil
+	// on PostgreSQL.
+	ckpt *walCheckpointer
 }
 
 var _ domain.Store = (*Store)(nil)
@@ -96,9 +110,13 @@ func openSQLite(ctx context.Context, dsn string) (*Store, error) {
 	// afterwards find it already set.
 	wq := url.Values{}
 	wq.Add("_pragma", "busy_timeout("+busy+")")
-	wq.Add("_pragma", "journal_mode(WAL)")
+	wq.Add("_pragma", "page_size(16384)")
 	wq.Add("_pragma", "synchronous(FULL)")
 	wq.Add("_pragma", "foreign_keys(1)")
+	wq.Add("_pragma", "cache_size(-65536)")
+	wq.Add("_pragma", "temp_store(MEMORY)")
+	wq.Add("_pragma", "wal_autocheckpoint(0)") // see checkpointer.go
+	wq.Add("_pragma", fmt.Sprintf("journal_size_limit(%d)", walSizeLimit))
 	wq.Set("_txlock", "immediate")
 	w, err := sql.Open("sqlite", base+"?"+wq.Encode())
 	if err != nil {
@@ -108,7 +126,7 @@ func openSQLite(ctx context.Context, dsn string) (*Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	if err := w.PingContext(ctx); err != nil {
+	if _, err := w.ExecContext(ctx, `PRAGMA journal_mode = WAL`); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
@@ -130,7 +148,15 @@ func openSQLite(ctx context.Context, dsn string) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	return &Store{d: sqliteDialect{}, db: w, rdb: r, Now: time.Now}, nil
+	cq := url.Values{}
+	cq.Add("_pragma", "busy_timeout("+busy+")")
+	ckpt, err := startCheckpointer(base+"?"+cq.Encode(), path)
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, err
+	}
+	return &Store{d: sqliteDialect{}, db: w, rdb: r, Now: time.Now, ckpt: ckpt}, nil
 }
 
 // Engine names the database engine: "sqlite" or "postgres".
@@ -151,7 +177,10 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the database connections.
 func (s *Store) Close() error {
-	err := s.db.Close()
+	err := errors.Join(s.stmts.close(), s.db.Close())
+	if s.ckpt != nil {
+		err = errors.Join(err, s.ckpt.close())
+	}
 	if s.rdb != s.db {
 		err = errors.Join(err, s.rdb.Close())
 	}
@@ -167,12 +196,32 @@ func (s *Store) begin(ctx context.Context) (*sql.Tx, error) {
 	return tx, nil
 }
 
-// commit commits tx, naming what it was for when that fails.
-func commit(tx *sql.Tx, what string) error {
+// commit commits tx, naming what it was for when that fails. Once the commit has
+// succeeded, and only then, the ledger hashes the transaction wrote join the cache of
+// committed hashes.
+func (s *Store) commit(tx *sql.Tx, what string) error {
+	if err := s.brokenLedger(tx); err != nil {
+		s.rollback(tx)
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	pending, _ := s.appending.LoadAndDelete(tx)
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("%s: commit: %w", what, err)
 	}
+	if pending != nil {
+		s.committed(pending.(*txLedgers))
+	}
+	if s.ckpt != nil {
+		s.ckpt.committed()
+	}
 	return nil
+}
+
+// rollback ends tx unless it was committed, forgetting the ledger hashes it wrote.
+// Every transaction defers it right after begin.
+func (s *Store) rollback(tx *sql.Tx) {
+	s.appending.Delete(tx)
+	tx.Rollback()
 }
 
 // querier is what both *sql.DB and *sql.Tx offer, so read helpers serve both.

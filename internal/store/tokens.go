@@ -37,7 +37,7 @@ func (s *Store) CreateAPIToken(ctx context.Context, actor domain.Actor, t *domai
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer s.rollback(tx)
 	if err := s.lockOrg(ctx, tx, t.OrgID); err != nil {
 		return err
 	}
@@ -65,7 +65,7 @@ func (s *Store) CreateAPIToken(ctx context.Context, actor domain.Actor, t *domai
 	if err != nil {
 		return err
 	}
-	if err := commit(tx, "create token "+t.Name); err != nil {
+	if err := s.commit(tx, "create token "+t.Name); err != nil {
 		return err
 	}
 	t.ID = id
@@ -125,7 +125,7 @@ func (s *Store) TouchAPIToken(ctx context.Context, id int64, at time.Time) error
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer s.rollback(tx)
 	res, err := tx.ExecContext(ctx, `UPDATE api_tokens SET last_used_at = $1 WHERE id = $2`, s.t(at), id)
 	if err != nil {
 		return fmt.Errorf("touch token %d: %w", id, err)
@@ -133,7 +133,7 @@ func (s *Store) TouchAPIToken(ctx context.Context, id int64, at time.Time) error
 	if err := mustAffect(res, "token"); err != nil {
 		return err
 	}
-	return commit(tx, "touch token")
+	return s.commit(tx, "touch token")
 }
 
 // RevokeAPIToken revokes one of the organization's tokens at the given time. Revoking a
@@ -143,7 +143,7 @@ func (s *Store) RevokeAPIToken(ctx context.Context, actor domain.Actor, orgID, i
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer s.rollback(tx)
 	if err := s.lockOrg(ctx, tx, orgID); err != nil {
 		if domain.IsNotFound(err) {
 			return domain.NotFound("token")
@@ -173,5 +173,5 @@ func (s *Store) RevokeAPIToken(ctx context.Context, actor domain.Actor, orgID, i
 	if err != nil {
 		return err
 	}
-	return commit(tx, "revoke token")
+	return s.commit(tx, "revoke token")
 }

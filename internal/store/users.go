@@ -38,7 +38,7 @@ func (s *Store) CreateUser(ctx context.Context, u *domain.User) error {
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer s.rollback(tx)
 	now := s.now()
 	var id int64
 	err = tx.QueryRowContext(ctx, `INSERT INTO users (email, name, password_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id`,
@@ -49,7 +49,7 @@ func (s *Store) CreateUser(ctx context.Context, u *domain.User) error {
 	if err != nil {
 		return fmt.Errorf("create user %s: %w", u.Email, err)
 	}
-	if err := commit(tx, "create user "+u.Email); err != nil {
+	if err := s.commit(tx, "create user "+u.Email); err != nil {
 		return err
 	}
 	u.ID, u.CreatedAt = id, now
@@ -106,7 +106,7 @@ func (s *Store) SetPasswordHash(ctx context.Context, userID int64, hash string) 
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer s.rollback(tx)
 	res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = $1 WHERE id = $2`, hash, userID)
 	if err != nil {
 		return fmt.Errorf("set password of user %d: %w", userID, err)
@@ -114,7 +114,7 @@ func (s *Store) SetPasswordHash(ctx context.Context, userID int64, hash string) 
 	if err := mustAffect(res, "user"); err != nil {
 		return err
 	}
-	return commit(tx, "set password")
+	return s.commit(tx, "set password")
 }
 
 // mustAffect turns an update or delete that touched no row into KindNotFound.
@@ -141,7 +141,7 @@ func (s *Store) AddMember(ctx context.Context, actor domain.Actor, orgID, userID
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer s.rollback(tx)
 	if err := s.lockOrg(ctx, tx, orgID); err != nil {
 		return err
 	}
@@ -168,7 +168,7 @@ func (s *Store) AddMember(ctx context.Context, actor domain.Actor, orgID, userID
 	if err != nil {
 		return err
 	}
-	return commit(tx, "add member "+email)
+	return s.commit(tx, "add member "+email)
 }
 
 // memberRole returns a member's email and role inside a transaction.
@@ -207,7 +207,7 @@ func (s *Store) SetRole(ctx context.Context, actor domain.Actor, orgID, userID i
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer s.rollback(tx)
 	if err := s.lockOrg(ctx, tx, orgID); err != nil {
 		return err
 	}
@@ -239,7 +239,7 @@ func (s *Store) SetRole(ctx context.Context, actor domain.Actor, orgID, userID i
 	if err != nil {
 		return err
 	}
-	return commit(tx, "set role of "+email)
+	return s.commit(tx, "set role of "+email)
 }
 
 // RemoveMember removes a member from an organization. Removing the last owner is
@@ -250,7 +250,7 @@ func (s *Store) RemoveMember(ctx context.Context, actor domain.Actor, orgID, use
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer s.rollback(tx)
 	if err := s.lockOrg(ctx, tx, orgID); err != nil {
 		return err
 	}
@@ -299,7 +299,7 @@ func (s *Store) RemoveMember(ctx context.Context, actor domain.Actor, orgID, use
 	if err != nil {
 		return err
 	}
-	return commit(tx, "remove member "+email)
+	return s.commit(tx, "remove member "+email)
 }
 
 const memberColumns = userColumns + `, m.org_id, m.role`

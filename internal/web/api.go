@@ -21,10 +21,12 @@ import (
 // organization the token or session belongs to:
 //
 //   - read: every role, viewer included, may read everything but API tokens;
-//   - edit: owners, admins and members may create and change controls and their mappings;
-//   - admin: owners and admins manage scope, systems, people and API tokens. Only an owner
-//     may grant the owner role or change or remove an owner, and nobody changes or removes
-//     their own membership (the same rules as the people page).
+//   - edit: owners, admins and members may create and change controls and their mappings,
+//     and add, supersede and retract evidence;
+//   - admin: owners and admins manage scope, systems, people and API tokens, and publish
+//     ledger checkpoints on demand. Only an owner may grant the owner role or change or
+//     remove an owner, and nobody changes or removes their own membership (the same rules
+//     as the people page).
 //
 // The description at /api/v1/openapi.json needs no sign-in.
 //
@@ -73,7 +75,7 @@ type apiRoute struct {
 
 // apiRoutes lists every API route. The OpenAPI description must name exactly these.
 func (s *Server) apiRoutes() []apiRoute {
-	return []apiRoute{
+	return append([]apiRoute{
 		{"GET", "/openapi.json", accessPublic, s.apiOpenAPI},
 		{"GET", "/me", accessRead, s.apiMe},
 
@@ -107,7 +109,7 @@ func (s *Server) apiRoutes() []apiRoute {
 		{"GET", "/tokens", accessAdmin, s.apiTokens},
 		{"POST", "/tokens", accessAdmin, s.apiCreateToken},
 		{"DELETE", "/tokens/{id}", accessAdmin, s.apiRevokeToken},
-	}
+	}, s.apiEvidenceRoutes()...)
 }
 
 // routesAPI registers /api/v1: each route with its method, and for each path a fallback

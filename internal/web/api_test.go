@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -42,6 +43,7 @@ type apiFixture struct {
 	globexCtl    *domain.Control
 	globexSystem *domain.System
 	globexToken  *domain.APIToken
+	globexItem   *domain.Evidence // an item of evidence of Globex
 }
 
 func newAPIFixture(tb testing.TB) *apiFixture {
@@ -110,6 +112,17 @@ func newAPIFixtureWith(tb testing.TB, wrap func(domain.Store) domain.Store) *api
 	}
 	f.acmeSystem = f.system(tb, f.acme, "Acme production cluster")
 	f.globexSystem = f.system(tb, f.globex, "Globex billing database")
+	items, err := st.AddEvidence(ctx, domain.SystemActor, f.globex.ID, []domain.NewEvidence{{
+		Evidence: domain.Evidence{
+			Kind: domain.EvidenceNote, Title: "Globex vault audit", ControlIDs: []int64{f.globexCtl.ID},
+			PeriodStart: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), PeriodEnd: time.Date(2026, 3, 31, 0, 0, 0, 0, time.UTC),
+		},
+		Content: []byte("Globex vault audit notes"),
+	}})
+	if err != nil {
+		tb.Fatalf("AddEvidence(globex): %v", err)
+	}
+	f.globexItem = &items[0]
 	return f
 }
 
@@ -484,6 +497,11 @@ func TestAPITenancy(t *testing.T) {
 		{"PATCH", "/users/{id}", f.users["globex"].ID, "", `{"role":"viewer"}`},
 		{"DELETE", "/users/{id}", f.users["globex"].ID, "", ""},
 		{"DELETE", "/tokens/{id}", f.globexToken.ID, "", ""},
+		{"GET", "/evidence/{id}", f.globexItem.ID, "", ""},
+		{"GET", "/evidence/{id}/content", f.globexItem.ID, "", ""},
+		{"GET", "/evidence/{id}/proof", f.globexItem.ID, "", ""},
+		{"POST", "/evidence/{id}/supersede", f.globexItem.ID, "", `{"kind":"note","title":"Mine now","period_start":"2026-01-01","period_end":"2026-03-31","note":"x"}`},
+		{"POST", "/evidence/{id}/retract", f.globexItem.ID, "", `{"reason":"not ours"}`},
 	}
 	// Every object route of the API is in the list above.
 	objectRoutes, covered := map[string]bool{}, map[string]bool{}
@@ -528,8 +546,11 @@ func TestAPITenancy(t *testing.T) {
 	if _, err := f.auth.AuthenticateToken(f.ctx, f.tokens["globex"]); err != nil {
 		t.Errorf("Globex's token after the attempts: %v; want it still valid", err)
 	}
+	if e, err := f.st.Evidence(f.ctx, f.globex.ID, f.globexItem.ID); err != nil || !e.Current() {
+		t.Errorf("Globex's evidence after the attempts = %+v, %v; want it current", e, err)
+	}
 	// Lists show only Acme's objects.
-	for _, path := range []string{"/api/v1/controls", "/api/v1/systems", "/api/v1/users", "/api/v1/tokens", "/api/v1/events", "/api/v1/criteria/" + mapped} {
+	for _, path := range []string{"/api/v1/controls", "/api/v1/systems", "/api/v1/users", "/api/v1/tokens", "/api/v1/events", "/api/v1/criteria/" + mapped, "/api/v1/evidence?include_superseded=true&include_retracted=true", "/api/v1/ledger/entries"} {
 		rec := f.do(t, "GET", path, "owner", "")
 		for _, l := range leaks {
 			if strings.Contains(rec.Body.String(), l) {

@@ -19,8 +19,10 @@ import (
 	"time"
 
 	"github.com/evidenthq/evident/internal/auth"
+	"github.com/evidenthq/evident/internal/bundle"
 	"github.com/evidenthq/evident/internal/catalog"
 	"github.com/evidenthq/evident/internal/domain"
+	"github.com/evidenthq/evident/internal/evidence"
 )
 
 // Config is what the server needs. Store, Catalog and Auth are required.
@@ -37,6 +39,22 @@ type Config struct {
 	// X-Forwarded-Proto, for deployments behind a reverse proxy.
 	TrustProxy bool
 	Version    string
+
+	// Evidence adds, supersedes and retracts evidence and opens its content. Without it
+	// evidence can be read and proved but not added or downloaded.
+	Evidence *evidence.Service
+	// Publisher signs checkpoints of a ledger on demand: for the "publish now" button, for
+	// proofs of entries newer than the latest checkpoint, and before an export.
+	Publisher CheckpointPublisher
+	// LedgerKey is the public key that verifies the checkpoints (ledger.Signer.VerifierKey),
+	// shown on the ledger page and served with every proof.
+	LedgerKey string
+	// MaxUpload is the largest evidence file accepted, in bytes; 0 means
+	// blob.DefaultLimit (100 MiB).
+	MaxUpload int64
+	// BundleSource returns what an export of the organization's evidence reads: its
+	// evidence, ledger and latest checkpoint. Without it exports are refused.
+	BundleSource func(ctx context.Context, org domain.Organization) (bundle.Source, error)
 }
 
 // Server is the HTTP handler for pages, the API and health checks.
@@ -47,6 +65,7 @@ type Server struct {
 	handler http.Handler
 	views   map[string]*template.Template // page name → layout plus page, parsed once
 	assets  map[string]string             // static file name → content hash, for cache busting
+	kept    viewCache                     // computed readiness and dashboards (readiness_cache.go)
 }
 
 // New builds the server and its routes.

@@ -87,6 +87,8 @@ func (s *Server) routesUI(mux *http.ServeMux) error {
 	mux.HandleFunc("GET /organization", s.signedIn(s.organizationPage))
 	mux.HandleFunc("GET /activity", s.signedIn(s.activityPage))
 
+	s.routesEvidence(mux)
+
 	// Anything else is a page that does not exist.
 	mux.HandleFunc("/", s.notFound)
 	return nil

@@ -19,6 +19,7 @@ var activityTypes = []struct{ Prefix, Label string }{
 	{"system.", "Systems"},
 	{"member.", "People"},
 	{"token.", "API tokens"},
+	{"evidence.", "Evidence"},
 	{"organization.", "Organization"},
 }
 
@@ -124,6 +125,10 @@ var eventSummaries = map[string]string{
 	domain.EventMemberRemoved:     "removed a person",
 	domain.EventTokenCreated:      "created an API token",
 	domain.EventTokenRevoked:      "revoked an API token",
+
+	domain.EventEvidenceAdded:      "added evidence",
+	domain.EventEvidenceSuperseded: "superseded evidence",
+	domain.EventEvidenceRetracted:  "retracted evidence",
 }
 
 // longFields are fields whose values are too long for an activity line: only the fact
@@ -156,6 +161,8 @@ func describeEvent(e domain.Event, names map[int64]string) eventView {
 		v.Link = "/people"
 	case "token":
 		v.Link = "/tokens"
+	case "evidence":
+		v.Link = "/evidence/" + id
 	}
 	var data map[string]any
 	if len(e.Data) == 0 || json.Unmarshal(e.Data, &data) != nil {
@@ -191,7 +198,7 @@ func describeEvent(e domain.Event, names map[int64]string) eventView {
 		return strings.ReplaceAll(field, "_", " ")
 	}
 	objectKey := ""
-	for _, k := range []string{"ref", "name", "email", "slug"} {
+	for _, k := range []string{"ref", "name", "email", "slug", "title"} {
 		if str, ok := data[k].(string); ok && str != "" {
 			v.Object, objectKey = str, k
 			break
@@ -250,6 +257,11 @@ func scalarText(x any) (string, bool) {
 		for _, e := range t {
 			if str, ok := scalarText(e); ok {
 				parts = append(parts, str)
+			} else if m, ok := e.(map[string]any); ok {
+				// Objects that name a control, as evidence entries list them.
+				if ref, ok := m["ref"].(string); ok {
+					parts = append(parts, ref)
+				}
 			}
 		}
 		s = strings.Join(parts, ", ")

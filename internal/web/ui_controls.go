@@ -227,6 +227,7 @@ type controlView struct {
 	Members  []domain.Member
 	Gaps     []readiness.Gap
 	Events   []eventView
+	Evidence *controlEvidence
 	Now      time.Time
 }
 
@@ -291,6 +292,9 @@ func (s *Server) renderControl(w http.ResponseWriter, r *http.Request, p *princi
 		}
 	}
 	if v.Events, err = s.events(r, p, domain.EventFilter{Subject: "control:" + strconv.FormatInt(c.ID, 10), Limit: 20}); err != nil {
+		return err
+	}
+	if v.Evidence, err = s.controlEvidenceCard(ctx, p, c); err != nil {
 		return err
 	}
 	pg := s.newPage(w, r, p, c.Ref+" "+c.Title, "controls")

@@ -97,6 +97,7 @@ type dashboardView struct {
 	DaysToTarget  int
 	Systems       int
 	Members       int
+	Evidence      *evidenceDueCard
 	Now           time.Time
 }
 
@@ -136,27 +137,57 @@ func gapViews(gaps []readiness.Gap) []gapView {
 const topGapCount = 8
 
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, p *principal) error {
-	ctx := r.Context()
 	now := s.now()
-	sc, err := s.cfg.Store.Scope(ctx, p.Org.ID)
+	kept, err := s.dashboardOf(r.Context(), p.Org.ID, now)
 	if err != nil {
 		return err
 	}
-	rep, err := readiness.Compute(ctx, scopeSource{s.cfg.Store, sc}, s.cfg.Catalog, p.Org.ID, now)
-	if err != nil {
-		return err
+	// The kept view is shared between requests: copy it before adding this request's time.
+	v := *kept
+	v.Now = now
+	if v.Scope.TargetDate != nil {
+		v.DaysToTarget = daysUntil(now, *v.Scope.TargetDate)
 	}
-	systems, err := s.cfg.Store.Systems(ctx, p.Org.ID)
+	pg := s.newPage(w, r, p, "Dashboard", "dashboard")
+	pg.Data = &v
+	return s.render(w, http.StatusOK, "dashboard", pg)
+}
+
+// dashboardOf returns the organization's dashboard as of now, without the parts that
+// depend on the time of day (Now, DaysToTarget): built by buildDashboard, or kept from an
+// earlier request of the same version and day (readiness_cache.go). Read it, never change it.
+func (s *Server) dashboardOf(ctx context.Context, orgID int64, now time.Time) (*dashboardView, error) {
+	key, err := s.viewKey(ctx, orgID, now)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	members, err := s.cfg.Store.Members(ctx, p.Org.ID)
+	return s.kept.dashboards.get(ctx, orgID, key, func(ctx context.Context) (*dashboardView, error) {
+		return s.buildDashboard(ctx, orgID, key, now)
+	})
+}
+
+// buildDashboard reads and lays out everything the dashboard shows of the organization.
+// Its readiness report is the one kept for key, computed if need be.
+func (s *Server) buildDashboard(ctx context.Context, orgID int64, key viewKey, now time.Time) (*dashboardView, error) {
+	sc, err := s.cfg.Store.Scope(ctx, orgID)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	v := dashboardView{
+	rep, err := s.keptReport(ctx, orgID, key, now, scopeSource{s.cfg.Store, sc})
+	if err != nil {
+		return nil, err
+	}
+	systems, err := s.cfg.Store.Systems(ctx, orgID)
+	if err != nil {
+		return nil, err
+	}
+	members, err := s.cfg.Store.Members(ctx, orgID)
+	if err != nil {
+		return nil, err
+	}
+	v := &dashboardView{
 		Report: rep, Scope: sc, Ring: newScoreRing(rep.Score, 52), ScoreText: scoreText(rep.Score),
-		CriteriaTotal: len(rep.Criteria), Systems: len(systems), Members: len(members), Now: now,
+		CriteriaTotal: len(rep.Criteria), Systems: len(systems), Members: len(members),
 	}
 	gaps := rep.Gaps
 	if len(gaps) > topGapCount {
@@ -183,12 +214,10 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, p *principal)
 		}
 		v.Owners = append(v.Owners, ownerBar{Name: o.Name, Count: o.Count, Width: 100 * float64(o.Count) / float64(max(most, 1)), Link: link, None: o.OwnerID == nil})
 	}
-	if sc.TargetDate != nil {
-		v.DaysToTarget = daysUntil(now, *sc.TargetDate)
+	if v.Evidence, err = s.evidenceDue(ctx, orgID, now); err != nil {
+		return nil, err
 	}
-	pg := s.newPage(w, r, p, "Dashboard", "dashboard")
-	pg.Data = v
-	return s.render(w, http.StatusOK, "dashboard", pg)
+	return v, nil
 }
 
 // scopeSource is the store as readiness reads it, with the scope already loaded, so that a
@@ -268,7 +297,7 @@ func (s *Server) filteredGaps(r *http.Request, p *principal) (*readiness.Report,
 			return nil, q, nil, domain.Invalid("kind", "is not a kind of gap")
 		}
 	}
-	rep, err := readiness.Compute(r.Context(), s.cfg.Store, s.cfg.Catalog, p.Org.ID, s.now())
+	rep, err := s.currentReadiness(r.Context(), p.Org.ID, s.now())
 	if err != nil {
 		return nil, q, nil, err
 	}
