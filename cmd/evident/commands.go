@@ -139,7 +139,8 @@ Commands:
 	}
 	b.WriteString(`
 Every command that opens the database takes --data and --database, also set by
-EVIDENT_DATA and EVIDENT_DATABASE. Run 'evident help COMMAND' for a command's flags.
+EVIDENT_DATA and EVIDENT_DATABASE; 'evident verify' needs neither, nor a network.
+Run 'evident help COMMAND' for a command's flags.
 `)
 	_, _ = w.Write(b.Bytes())
 }

@@ -197,7 +197,7 @@ func (c *Config) bindBlobs(fs *flag.FlagSet) {
 
 // bindLedgerKey adds --ledger-key, for the commands that sign checkpoints.
 func (c *Config) bindLedgerKey(fs *flag.FlagSet) {
-	fs.StringVar(&c.LedgerKey, "ledger-key", c.LedgerKey, "file with the key that signs ledger checkpoints, created with mode 0600 when missing; replicas must share it (env "+envLedgerKey+"; default: ledger.key in the data directory)")
+	fs.StringVar(&c.LedgerKey, "ledger-key", c.LedgerKey, "file with the key that signs ledger checkpoints, which the server creates at first start with mode 0600; replicas must share it (env "+envLedgerKey+"; default: ledger.key in the data directory)")
 }
 
 // bindEvidenceServer adds the flags of the serving commands for evidence, checkpoints

@@ -4,10 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -473,6 +471,7 @@ func blobOpener(tb testing.TB, data string) blob.Store {
 func verifyCrashLog(t *testing.T, st *store.Store, blobs blob.Store, orgID int64, vkey string, log *crashLog) int {
 	t.Helper()
 	ctx := context.Background()
+	svc := &evidence.Service{Store: st, Blobs: blobs}
 	mem, entries := ledgerTree(t, st, orgID)
 	n := mem.Size()
 	stored, err := ledger.TreeRoot(n, st.LedgerHashReader(ctx, orgID))
@@ -520,7 +519,7 @@ func verifyCrashLog(t *testing.T, st *store.Store, blobs blob.Store, orgID int64
 		} else if ev := entries[want.index]; ev.Subject != "evidence:"+strconv.FormatInt(id, 10) {
 			t.Errorf("ledger entry %d is %s %s; want the entry of item %d", want.index, ev.Type, ev.Subject, id)
 		}
-		checkContent(t, st, blobs, orgID, e)
+		checkContent(t, svc, orgID, e)
 	}
 	for old, replacement := range log.superseded {
 		e, err := st.Evidence(ctx, orgID, old)
@@ -559,7 +558,7 @@ func verifyCrashLog(t *testing.T, st *store.Store, blobs blob.Store, orgID int64
 			} else if ev := entries[e.LedgerIndex]; ev.Subject != "evidence:"+strconv.FormatInt(e.ID, 10) {
 				t.Errorf("item %d %q, committed but not acknowledged, has ledger index %d, which records %s %s %s", e.ID, e.Title, e.LedgerIndex, ev.Type, ev.Subject, ev.Data)
 			}
-			checkContent(t, st, blobs, orgID, e)
+			checkContent(t, svc, orgID, e)
 		}
 		if len(page) < f.Limit {
 			break
@@ -605,32 +604,22 @@ func ledgerTree(tb testing.TB, st *store.Store, orgID int64) (*ledger.MemoryHash
 	return mem, all
 }
 
-// checkContent checks that an item's content is stored and matches its SHA-256.
-func checkContent(tb testing.TB, st *store.Store, blobs blob.Store, orgID int64, e *domain.Evidence) {
+// checkContent checks that an item's content is stored, in the database or the blob
+// store, and matches its SHA-256.
+func checkContent(tb testing.TB, svc *evidence.Service, orgID int64, e *domain.Evidence) {
 	tb.Helper()
-	ctx := context.Background()
-	var content []byte
-	b, err := st.EvidenceContent(ctx, orgID, e.SHA256)
-	switch {
-	case err == nil:
-		content = b
-	case domain.IsNotFound(err):
-		rc, _, err := blobs.Open(ctx, e.SHA256)
-		if err != nil {
-			tb.Errorf("item %d: content %s: %v", e.ID, e.SHA256, err)
-			return
-		}
-		defer rc.Close()
-		if content, err = io.ReadAll(rc); err != nil {
-			tb.Errorf("item %d: read content: %v", e.ID, err)
-			return
-		}
-	default:
-		tb.Errorf("item %d: content: %v", e.ID, err)
+	rc, err := svc.Open(context.Background(), orgID, e)
+	if err != nil {
+		tb.Errorf("item %d: content %s: %v", e.ID, e.SHA256, err)
 		return
 	}
-	sum := sha256.Sum256(content)
-	if got := hex.EncodeToString(sum[:]); got != e.SHA256 {
+	defer rc.Close()
+	content, err := io.ReadAll(rc)
+	if err != nil {
+		tb.Errorf("item %d: read content: %v", e.ID, err)
+		return
+	}
+	if got := sha256Of(content); got != e.SHA256 {
 		tb.Errorf("item %d: content hashes to %s; want %s", e.ID, got, e.SHA256)
 	}
 }

@@ -26,16 +26,10 @@ func TestDemoSendsDigests(t *testing.T) {
 	c.env[envDigestHour] = "0"
 	c.env[envLogLevel] = "debug"
 
+	// One clock for both starts, so that they fall on the same day.
+	now := time.Now().UTC().Truncate(24 * time.Hour).Add(9 * time.Hour)
 	var logs syncBuffer
-	m := NewMain()
-	m.Stdout, m.Stderr, m.Getenv = &bytes.Buffer{}, &logs, c.getenv
-	if err := m.ParseFlags(context.Background(), []string{"demo", "--addr", "127.0.0.1:0"}); err != nil {
-		t.Fatalf("ParseFlags: %v", err)
-	}
-	if err := m.Run(context.Background()); err != nil {
-		m.Close()
-		t.Fatalf("Run: %v", err)
-	}
+	m := startDemoAt(t, c, now, &logs)
 	defer m.Close()
 
 	ctx := context.Background()
@@ -43,7 +37,7 @@ func TestDemoSendsDigests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	digests, err := notify.Build(ctx, m.Store, *org, time.Now())
+	digests, err := notify.Build(ctx, m.Store, *org, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +88,8 @@ func TestDemoSendsDigests(t *testing.T) {
 
 	// Another replica, or the next start the same day, sends nothing more: each digest
 	// is claimed once a day.
-	m2 := c.main("demo", "--addr", "127.0.0.1:0")
+	m2 := startDemoAt(t, c, now.Add(3*time.Hour), &syncBuffer{})
+	defer m2.Close()
 	sender, err := m2.newDigestSender()
 	if err != nil {
 		t.Fatal(err)
@@ -102,6 +97,22 @@ func TestDemoSendsDigests(t *testing.T) {
 	if sent, err := sender.SendDue(ctx); sent != 0 || err != nil {
 		t.Errorf("SendDue on a second start the same day = %d, %v; want 0, nil", sent, err)
 	}
+}
+
+// startDemoAt starts the demonstration with its clock at now, logging to logs.
+func startDemoAt(tb testing.TB, c *cli, now time.Time, logs *syncBuffer) *Main {
+	tb.Helper()
+	m := NewMain()
+	m.Stdout, m.Stderr, m.Getenv = &bytes.Buffer{}, logs, c.getenv
+	m.Now = func() time.Time { return now }
+	if err := m.ParseFlags(context.Background(), []string{"demo", "--addr", "127.0.0.1:0"}); err != nil {
+		tb.Fatalf("ParseFlags: %v", err)
+	}
+	if err := m.Run(context.Background()); err != nil {
+		m.Close()
+		tb.Fatalf("Run: %v", err)
+	}
+	return m
 }
 
 func TestSecretsAreNeverShown(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -159,4 +160,61 @@ func parseScore(tb testing.TB, s string) float64 {
 		tb.Fatalf("readiness score %q is not a number", s)
 	}
 	return v
+}
+
+// TestEndToEndEvidenceUpload drives a real browser through the upload of a file of
+// evidence on a control's page: the file streams through the server into the blob store
+// and the ledger, and the control lists it with its ledger entry.
+func TestEndToEndEvidenceUpload(t *testing.T) {
+	ctx := browser(t)
+	c := newCLI(t)
+	m := c.main("demo", "--addr", "127.0.0.1:0")
+	base := m.URL()
+	org, err := m.Store.OrganizationBySlug(context.Background(), demo.Slug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctl, err := m.Store.ControlByRef(context.Background(), org.ID, "AC-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	content := []byte(strings.Repeat("user,system,reviewer,decision\nsam.rivera,aws-prod,priya.raman,keep\n", 2000))
+	path := filepath.Join(t.TempDir(), "q1-access-review.csv")
+	if err := os.WriteFile(path, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const title = "Q1 user access review sign-off"
+	list := chromedp.CSS("#current-evidence")
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(base+"/signin"),
+		chromedp.WaitVisible(chromedp.CSS("#email")),
+		chromedp.SendKeys(chromedp.CSS("#email"), m.Demo.Email),
+		chromedp.SendKeys(chromedp.CSS("#password"), m.Demo.Password),
+		chromedp.Submit(chromedp.CSS("#password")),
+		chromedp.WaitVisible(chromedp.CSS("#readiness-score")),
+		chromedp.Navigate(base+"/controls/"+strconv.FormatInt(ctl.ID, 10)),
+		chromedp.WaitVisible(chromedp.CSS("#upload-form")),
+		chromedp.SendKeys(chromedp.CSS("#ev-title"), title),
+		chromedp.SetUploadFiles(chromedp.CSS("#ev-file"), []string{path}),
+		chromedp.Click(chromedp.CSS("#upload-evidence")),
+		chromedp.WaitVisible(list),
+	)
+	if err != nil {
+		t.Fatalf("upload evidence on %s's page: %v", ctl.Ref, err)
+	}
+	shown, err := chromedp.Run(ctx, chromedp.Text(list))
+	if err != nil {
+		t.Fatalf("read the control's evidence: %v", err)
+	}
+	items, err := m.Store.EvidenceList(context.Background(), org.ID, domain.EvidenceFilter{ControlID: ctl.ID})
+	if err != nil || len(items) != 1 {
+		t.Fatalf("%s has %d items of evidence (err %v); want the one uploaded", ctl.Ref, len(items), err)
+	}
+	e := items[0]
+	if e.Title != title || e.SHA256 != sha256Of(content) || e.FileName != "q1-access-review.csv" || e.AddedByName != demo.Lead().Name {
+		t.Errorf("stored item = %q, sha256 %s, file %q, added by %q; want the upload by %s", e.Title, e.SHA256, e.FileName, e.AddedByName, demo.Lead().Name)
+	}
+	if !strings.Contains(shown, title) || !strings.Contains(shown, "entry #"+strconv.FormatInt(e.LedgerIndex, 10)) {
+		t.Errorf("the control's page lists %q; want the item and its ledger entry #%d", shown, e.LedgerIndex)
+	}
 }

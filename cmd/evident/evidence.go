@@ -37,7 +37,6 @@ var evidenceFlags = map[string]string{
 	"period_start": "from",
 	"period_end":   "to",
 	"controls":     "control",
-	"content":      "note",
 }
 
 // asFlagError rewrites an invalid-input error about a field into one about the flag

@@ -161,18 +161,24 @@ func TestEvidenceAddErrors(t *testing.T) {
 		name string
 		args []string
 		want string
+		also string // a second thing stderr must say, if any
 	}{
-		{"bad date", []string{"evidence", "add", "--org", "acme", "--control", "AC-01", "--note", "x", "--from", "1 Jan", "--to", "2026-03-31"}, "--from: must be a date like 2026-03-31"},
-		{"end before start", []string{"evidence", "add", "--org", "acme", "--control", "AC-01", "--note", "x", "--from", "2026-03-31", "--to", "2026-01-01"}, "--to: 2026-01-01 is before --from 2026-03-31"},
-		{"unknown control", append(base[:4:4], "--control", "ZZ-99", "--note", "x", "--from", "2026-01-01", "--to", "2026-03-31"), `--control: acme has no control "ZZ-99"`},
-		{"unknown organization", []string{"evidence", "add", "--org", "nope", "--control", "AC-01", "--note", "x", "--from", "2026-01-01", "--to", "2026-03-31"}, `no organization with slug "nope"`},
-		{"bad url", append(base, "--url", "ftp://files.example.com/x"), "--url: must be an http or https address"},
-		{"missing file", append(base, "--file", filepath.Join(t.TempDir(), "absent.pdf")), "--file: open"},
-		{"not a member", append(base, "--note", "x", "--by", "zed@acme.example"), "--by: zed@acme.example is not a member of acme"},
+		{"bad date", []string{"evidence", "add", "--org", "acme", "--control", "AC-01", "--note", "x", "--from", "1 Jan", "--to", "2026-03-31"}, "--from: must be a date like 2026-03-31", ""},
+		{"end before start", []string{"evidence", "add", "--org", "acme", "--control", "AC-01", "--note", "x", "--from", "2026-03-31", "--to", "2026-01-01"}, "--to: 2026-01-01 is before --from 2026-03-31", ""},
+		{"unknown control", append(base[:4:4], "--control", "ZZ-99", "--note", "x", "--from", "2026-01-01", "--to", "2026-03-31"), `--control: acme has no control "ZZ-99"`, ""},
+		{"unknown organization", []string{"evidence", "add", "--org", "nope", "--control", "AC-01", "--note", "x", "--from", "2026-01-01", "--to", "2026-03-31"}, `no organization with slug "nope"`, ""},
+		{"bad url", append(base, "--url", "ftp://files.example.com/x"), "--url: must be an http or https address", ""},
+		{"missing file", append(base, "--file", filepath.Join(t.TempDir(), "absent.pdf")), "--file: open", ""},
+		{"not a member", append(base, "--note", "x", "--by", "zed@acme.example"), "--by: zed@acme.example is not a member of acme", ""},
+		{"file over the limit", append(base, "--file", writeTemp(t, "big.bin", strings.Repeat("x", 4096)), "--max-upload", "1KiB"), "than the upload limit of 1 KiB", "--file: "},
+		{"large file over the limit", append(base, "--file", writeTemp(t, "bigger.bin", strings.Repeat("x", 100<<10)), "--max-upload", "80KiB"), "than the upload limit of 80 KiB", "--file: "},
 	}
 	for _, tt := range failures {
 		t.Run(tt.name, func(t *testing.T) {
 			c.wantFailure(nil, tt.want, tt.args...)
+			if tt.also != "" {
+				c.wantFailure(nil, tt.also, tt.args...)
+			}
 		})
 	}
 	if out := c.ok(nil, "evidence", "list", "--org", "acme"); !strings.HasPrefix(out, "No evidence yet.") {
@@ -592,5 +598,61 @@ func TestExportErrors(t *testing.T) {
 	}
 	if _, err := os.Stat(out); err == nil {
 		t.Errorf("a failed export left %s behind", out)
+	}
+}
+
+// TestServeSignsCheckpoints checks the server's evidence wiring: the signing key created
+// at first start with mode 0600, evidence added through the service the server holds,
+// and a last checkpoint signed at shutdown covering all of it.
+func TestServeSignsCheckpoints(t *testing.T) {
+	c := newCLI(t)
+	c.ok(nil, "migrate")
+	c.ok(nil, "org", "create", "acme", "--name", "Acme Cloud, Inc.")
+	m := c.main("serve", "--addr", "127.0.0.1:0", "--checkpoint-interval", "1h")
+	keyPath := filepath.Join(c.data, ledgerKeyFileName)
+	fi, err := os.Stat(keyPath)
+	if err != nil {
+		t.Fatalf("the signing key: %v", err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("the signing key's mode = %v; want 0600", fi.Mode().Perm())
+	}
+	ctx := context.Background()
+	org, err := m.Store.OrganizationBySlug(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctl, err := m.Store.ControlByRef(ctx, org.ID, "AC-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Evidence.Add(ctx, domain.SystemActor, org.ID, evidence.Input{
+		Kind: domain.EvidenceNote, Title: "Q1 access review", ControlIDs: []int64{ctl.ID},
+		PeriodStart: mustDate(t, "2026-01-01"), PeriodEnd: mustDate(t, "2026-03-31"), Note: "Reviewed.",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	public := m.LedgerKey.Public
+	if err := m.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	st := c.openStore()
+	n, err := st.LedgerSize(ctx, org.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := st.LatestCheckpoint(ctx, org.ID)
+	if err != nil {
+		t.Fatalf("no checkpoint after shutdown: %v", err)
+	}
+	parsed, err := ledger.ParseCheckpoint([]byte(cp.Note), public)
+	if err != nil || parsed.Size != n || parsed.Origin != evidence.Origin("acme") {
+		t.Errorf("checkpoint at shutdown = %+v, %v; want one of all %d entries of evident/acme, signed by the server's key", parsed, err, n)
+	}
+	// The next start finds the same key.
+	m2 := c.main("serve", "--addr", "127.0.0.1:0")
+	if m2.LedgerKey.Public != public {
+		t.Errorf("the second start's public key = %s; want the first start's %s", m2.LedgerKey.Public, public)
 	}
 }

@@ -28,12 +28,12 @@ interface, with no database and no network: every file's SHA-256, every ledger e
 the tree root against the signed checkpoint, the checkpoint's signature, every item's
 inclusion proof, and every item's metadata against the ledger entry that recorded it.
 
---key is the organization's public checkpoint key as Evident shows it (Ledger page, or
-GET /api/v1/ledger/key), or a file holding it; without it the bundle's own key is used,
-which shows the bundle is intact but not who made it. --checkpoint is a checkpoint
-saved earlier (from 'evident ledger checkpoint' or the Ledger page): the bundle's ledger
-must hold exactly the entries it signed, so nothing recorded before it was changed,
-removed or reordered since.
+--key is the organization's public checkpoint key as Evident shows it (the Ledger page,
+or public_key in GET /api/v1/ledger), or a file holding it; without it the bundle's own
+key is used, which shows the bundle is intact but not who made it. --checkpoint is a
+checkpoint saved earlier (from 'evident ledger checkpoint' or the Ledger page): the
+bundle's ledger must hold exactly the entries it signed, so nothing recorded before it
+was changed, removed or reordered since.
 
 Exits 0 and prints one line when everything holds; otherwise exits 1 and lists each
 problem, naming the item, ledger entry or file and why.`)

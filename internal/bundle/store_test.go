@@ -94,7 +94,7 @@ func (s *storeSource) Items(ctx context.Context, f bundle.Filter) iter.Seq2[bund
 }
 
 func (s *storeSource) Open(ctx context.Context, e *domain.Evidence) (io.ReadCloser, error) {
-	b, err := s.st.EvidenceContent(ctx, s.orgID, e.SHA256)
+	b, err := s.st.EvidenceContent(ctx, s.orgID, e.ID)
 	if err != nil {
 		return nil, err
 	}

@@ -294,8 +294,7 @@ func (s *Service) execute(ctx context.Context, run *domain.ConnectionRun) (*doma
 		return done, nil
 	}
 	log.Info("connection run finished", "added", done.Added, "changed", done.Changed, "gone", done.Gone, "type_errors", len(done.Errors))
-	trigger := done.Trigger
-	if _, err := s.runTests(ctx, done.OrgID, trigger, &done.ID); err != nil {
+	if _, err := s.runTests(ctx, done.OrgID, done.Trigger, &done.ID); err != nil {
 		return done, fmt.Errorf("run tests after run %d of connection %q: %w", done.ID, done.ConnectionName, err)
 	}
 	return done, nil

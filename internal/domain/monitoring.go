@@ -237,12 +237,12 @@ type ResourceVersion struct {
 	ObservedAt time.Time
 }
 
-// ResourceFilter narrows a list of resources, ordered by type, then ID. Zero values match
-// everything except gone resources.
+// ResourceFilter narrows a list of resources, ordered by type, then ID (by ID alone when
+// paging with After). Zero values match everything except gone resources.
 type ResourceFilter struct {
 	Type         string
 	ConnectionID int64
-	Source       string
+	Source       string // a connection's name, or a push client's or import's
 	Query        string // matched against the external ID and the name
 	IncludeGone  bool
 	After        int64 // only resources with ID > After, for paging; 0: from the start
@@ -496,7 +496,8 @@ type Task struct {
 	Detail       string
 	CreatedAt    time.Time
 	ClosedAt     *time.Time
-	// Resolution says how it closed: "recovered" or "dismissed".
+	// Resolution says how it closed: "recovered" (the test passes again), "dismissed" (a
+	// person closed it), "test_disabled" or "test_deleted" (the test is no longer judged).
 	Resolution string
 }
 

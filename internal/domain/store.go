@@ -216,9 +216,9 @@ type EvidenceStore interface {
 	Evidence(ctx context.Context, orgID, id int64) (*Evidence, error)
 	// EvidenceList lists the organization's evidence matching the filter, newest first.
 	EvidenceList(ctx context.Context, orgID int64, f EvidenceFilter) ([]Evidence, error)
-	// EvidenceContent returns content kept inline; KindNotFound when the organization has
-	// no inline content with that hash (it may be in the blob store).
-	EvidenceContent(ctx context.Context, orgID int64, sha256 string) ([]byte, error)
+	// EvidenceContent returns an item's content kept inline, checked against its
+	// SHA256; KindNotFound when the item's content is in the blob store.
+	EvidenceContent(ctx context.Context, orgID, evidenceID int64) ([]byte, error)
 	// LatestEvidence returns, for each control with current evidence, the latest end of
 	// the effective periods of its current evidence.
 	LatestEvidence(ctx context.Context, orgID int64) (map[int64]time.Time, error)

@@ -5,13 +5,15 @@ package evidence
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/evidenthq/evident/internal/blob"
@@ -22,13 +24,17 @@ import (
 type Service struct {
 	Store domain.Store
 	Blobs blob.Store
-	Now   func() time.Time
-	// MaxUpload caps a file's size in bytes, enforced while streaming; 0 means blob.DefaultLimit.
+	// Now is the clock for collection times left unset; nil means time.Now.
+	Now func() time.Time
+	// MaxUpload caps an item's content in bytes, enforced while it streams; 0 means
+	// blob.DefaultLimit.
 	MaxUpload int64
 }
 
-// Input is an item of evidence to add. Exactly one of File, URL, Note or Snapshot carries
-// the content, as Kind says.
+// Input is an item of evidence to add. The content comes from the field its Kind names:
+// File for a file; URL for a link (the content is the URL); Note for a note (the content
+// is the text, text/plain; charset=utf-8); Snapshot, or File for one that streams, for an
+// automated snapshot. The other content fields must be empty.
 type Input struct {
 	Kind        domain.EvidenceKind
 	Title       string
@@ -38,17 +44,24 @@ type Input struct {
 	PeriodEnd   time.Time
 	// CollectedAt is when the content was produced; zero means now.
 	CollectedAt time.Time
-	// Source is who or what produced it; empty means the actor's email.
+	// Source is who or what produced it, such as "aws/1.4.0"; empty means the actor's email.
 	Source string
 
-	File     io.Reader // for files
+	File     io.Reader // a file's content, read once
 	FileName string    // the original name of a file; sanitized before it is kept
-	URL      string    // for links
-	Note     string    // for notes
-	Snapshot []byte    // for automated snapshots (raw responses, results)
-	// MediaType overrides the sniffed media type of a snapshot, such as application/json.
+	URL      string    // a link
+	Note     string    // a note's text
+	Snapshot []byte    // a snapshot's content: raw responses, results
+	// MediaType is a snapshot's media type, such as application/json; empty means sniffed.
+	// The media type of other kinds is sniffed from their content or fixed by their kind.
 	MediaType string
 }
+
+// The media types of the kinds whose content Evident writes itself.
+const (
+	linkMediaType = "text/uri-list"
+	noteMediaType = "text/plain; charset=utf-8"
+)
 
 func (s *Service) now() time.Time {
 	if s.Now != nil {
@@ -64,7 +77,9 @@ func (s *Service) limit() int64 {
 	return blob.DefaultLimit
 }
 
-// Add adds one item and returns it as stored, with its ledger index.
+// Add adds one item and returns it as stored, with its ledger index. Content up to
+// domain.MaxInlineContent bytes is kept in the database; larger content streams into the
+// blob store first.
 func (s *Service) Add(ctx context.Context, actor domain.Actor, orgID int64, in Input) (*domain.Evidence, error) {
 	item, err := s.prepare(ctx, actor, in)
 	if err != nil {
@@ -77,21 +92,27 @@ func (s *Service) Add(ctx context.Context, actor domain.Actor, orgID int64, in I
 	return &out[0], nil
 }
 
-// AddBatch adds many items in one transaction, all or nothing: the ingest path for
-// connectors and imports. An error names the item's position.
+// AddBatch adds many items in one transaction, all or nothing, and returns them as
+// stored, in order: the ingest path for connectors and imports, where one commit makes
+// thousands of small items durable at once. An invalid item is named in the error's
+// field, such as "items[2].note".
 func (s *Service) AddBatch(ctx context.Context, actor domain.Actor, orgID int64, ins []Input) ([]domain.Evidence, error) {
+	if len(ins) == 0 {
+		return nil, domain.Invalid("items", "at least one item is required")
+	}
 	items := make([]domain.NewEvidence, len(ins))
 	for i, in := range ins {
 		item, err := s.prepare(ctx, actor, in)
 		if err != nil {
-			return nil, itemError(i, err)
+			return nil, itemError(i, len(ins), err)
 		}
 		items[i] = item
 	}
 	return s.Store.AddEvidence(ctx, actor, orgID, items)
 }
 
-// Supersede adds in as the correction of the current item oldID.
+// Supersede adds in as the correction of the organization's current item oldID and
+// returns it.
 func (s *Service) Supersede(ctx context.Context, actor domain.Actor, orgID, oldID int64, in Input) (*domain.Evidence, error) {
 	item, err := s.prepare(ctx, actor, in)
 	if err != nil {
@@ -100,124 +121,228 @@ func (s *Service) Supersede(ctx context.Context, actor domain.Actor, orgID, oldI
 	return s.Store.SupersedeEvidence(ctx, actor, orgID, oldID, item)
 }
 
-// Retract withdraws the current item id for the reason given.
+// Retract withdraws the organization's current item id for the reason given, which is
+// required, and returns it.
 func (s *Service) Retract(ctx context.Context, actor domain.Actor, orgID, id int64, reason string) (*domain.Evidence, error) {
-	if strings.TrimSpace(reason) == "" {
-		return nil, domain.Invalid("reason", "is required: say why the evidence is withdrawn")
+	reason, err := domain.ValidateRetractReason(reason)
+	if err != nil {
+		return nil, err
 	}
 	return s.Store.RetractEvidence(ctx, actor, orgID, id, reason)
 }
 
-// Open returns the item's content, from the database or the blob store. The reader from
-// the blob store checks the content's hash as it is read.
+// Open returns the content of one of the organization's items, e as the store returned
+// it, from the database or the blob store. Either way the content is checked against
+// the item's SHA-256: inline content before Open returns, blob content as it is read
+// (the reader fails at the end, wrapping blob.ErrCorrupt, when it does not match).
 func (s *Service) Open(ctx context.Context, orgID int64, e *domain.Evidence) (io.ReadCloser, error) {
-	data, err := s.Store.EvidenceContent(ctx, orgID, e.SHA256)
-	if err == nil {
-		return io.NopCloser(bytes.NewReader(data)), nil
-	}
-	if !domain.IsNotFound(err) {
-		return nil, err
-	}
-	if e.OrgID != 0 && e.OrgID != orgID {
+	if e == nil || e.OrgID != orgID {
 		return nil, domain.NotFound("evidence")
 	}
-	r, _, err := s.Blobs.Open(ctx, e.SHA256)
+	if e.Size <= domain.MaxInlineContent {
+		data, err := s.Store.EvidenceContent(ctx, orgID, e.ID)
+		if err == nil {
+			return io.NopCloser(bytes.NewReader(data)), nil
+		}
+		if !domain.IsNotFound(err) {
+			return nil, err
+		}
+	}
+	r, info, err := s.Blobs.Open(ctx, e.SHA256)
 	if err != nil {
+		if domain.IsNotFound(err) {
+			return nil, domain.NotFound("content of evidence " + strconv.FormatInt(e.ID, 10))
+		}
 		return nil, fmt.Errorf("open content of evidence %d: %w", e.ID, err)
+	}
+	if info.Size != e.Size {
+		r.Close()
+		return nil, fmt.Errorf("content of evidence %d: %d bytes stored, %d recorded: %w", e.ID, info.Size, e.Size, blob.ErrCorrupt)
 	}
 	return r, nil
 }
 
-// prepare turns an input into an item for the store: the content read and hashed, small
-// content kept inline and larger content streamed into the blob store.
+// heads hold the first bytes of streamed content while Evident decides where it goes.
+var heads = sync.Pool{New: func() any { b := make([]byte, domain.MaxInlineContent+1); return &b }}
+
+// prepare turns an input into an item for the store: metadata checked first, so that a
+// bad form stores nothing; then the content, kept inline when it is small and streamed
+// into the blob store, hashed and counted, when it is not.
 func (s *Service) prepare(ctx context.Context, actor domain.Actor, in Input) (domain.NewEvidence, error) {
-	now := s.now()
 	e := domain.Evidence{
 		Kind: in.Kind, Title: in.Title, Description: in.Description, ControlIDs: in.ControlIDs,
 		PeriodStart: in.PeriodStart, PeriodEnd: in.PeriodEnd, CollectedAt: in.CollectedAt, Source: in.Source,
 	}
 	if e.CollectedAt.IsZero() {
-		e.CollectedAt = now
+		e.CollectedAt = s.now()
 	}
-	if e.Source == "" {
+	if strings.TrimSpace(e.Source) == "" {
 		e.Source = actor.Email
+		if e.Source == "" {
+			e.Source = domain.SystemActor.Email
+		}
 	}
-	var content io.Reader
+	var data []byte      // content given whole
+	var stream io.Reader // content to read
+	field := "file"      // the input field the content came from, for errors
 	switch in.Kind {
 	case domain.EvidenceFile:
 		if in.File == nil {
 			return domain.NewEvidence{}, domain.Invalid("file", "is required: choose a file to upload")
 		}
-		content = in.File
+		if err := onlyContent(in); err != nil {
+			return domain.NewEvidence{}, err
+		}
+		stream = in.File
 		e.FileName = blob.SanitizeFilename(in.FileName)
 	case domain.EvidenceLink:
+		if err := onlyContent(in); err != nil {
+			return domain.NewEvidence{}, err
+		}
 		e.URL = strings.TrimSpace(in.URL)
-		content = strings.NewReader(e.URL)
-		e.MediaType = "text/uri-list"
+		data, field, e.MediaType = []byte(e.URL), "url", linkMediaType
 	case domain.EvidenceNote:
 		if strings.TrimSpace(in.Note) == "" {
 			return domain.NewEvidence{}, domain.Invalid("note", "is required: write the note")
 		}
-		content = strings.NewReader(in.Note)
-		e.MediaType = "text/plain; charset=utf-8"
-	case domain.EvidenceSnapshot:
-		if len(in.Snapshot) == 0 {
-			return domain.NewEvidence{}, domain.Invalid("snapshot", "is empty")
+		if err := onlyContent(in); err != nil {
+			return domain.NewEvidence{}, err
 		}
-		content = bytes.NewReader(in.Snapshot)
-		e.MediaType = in.MediaType
+		data, field, e.MediaType = []byte(in.Note), "note", noteMediaType
+	case domain.EvidenceSnapshot:
+		switch {
+		case in.File != nil && in.Snapshot != nil:
+			return domain.NewEvidence{}, domain.Invalid("snapshot", "give the content once, as bytes or as a stream")
+		case in.File != nil:
+			stream = in.File
+		case len(in.Snapshot) == 0:
+			return domain.NewEvidence{}, domain.Invalid("snapshot", "is empty")
+		default:
+			data, field = in.Snapshot, "snapshot"
+		}
+		if err := onlyContent(in); err != nil {
+			return domain.NewEvidence{}, err
+		}
+		if in.MediaType != "" {
+			if _, _, err := mime.ParseMediaType(in.MediaType); err != nil {
+				return domain.NewEvidence{}, domain.Invalid("media_type", "is not a media type, such as application/json")
+			}
+			e.MediaType = in.MediaType
+		}
+		e.FileName = in.FileName
+		if e.FileName != "" {
+			e.FileName = blob.SanitizeFilename(e.FileName)
+		}
 	default:
 		return domain.NewEvidence{}, domain.Invalid("kind", "must be one of file, link, note, snapshot")
 	}
-	// Check the metadata before reading any content, so a bad form stores nothing.
 	probe := e
 	probe.SHA256 = strings.Repeat("0", 64)
 	if err := domain.ValidateEvidence(&probe); err != nil {
 		return domain.NewEvidence{}, err
 	}
+	if stream != nil {
+		return s.prepareStream(ctx, e, stream)
+	}
+	if int64(len(data)) > s.limit() {
+		return domain.NewEvidence{}, domain.Invalid(field, "is larger than the upload limit of %s", formatSize(s.limit()))
+	}
+	if len(data) <= domain.MaxInlineContent {
+		return inline(e, data), nil
+	}
+	return s.putBlob(ctx, e, bytes.NewReader(data))
+}
 
-	head := make([]byte, domain.MaxInlineContent+1)
-	n, err := io.ReadFull(content, head)
+// onlyContent refuses content given in a field that the input's kind does not read.
+func onlyContent(in Input) error {
+	given := []struct {
+		field string
+		set   bool
+		kinds []domain.EvidenceKind // the kinds that read the field
+	}{
+		{"file", in.File != nil, []domain.EvidenceKind{domain.EvidenceFile, domain.EvidenceSnapshot}},
+		{"url", in.URL != "", []domain.EvidenceKind{domain.EvidenceLink}},
+		{"note", in.Note != "", []domain.EvidenceKind{domain.EvidenceNote}},
+		{"snapshot", in.Snapshot != nil, []domain.EvidenceKind{domain.EvidenceSnapshot}},
+	}
+	for _, g := range given {
+		if g.set && !slices.Contains(g.kinds, in.Kind) {
+			return domain.Invalid(g.field, "is not the content of a %s", in.Kind)
+		}
+	}
+	return nil
+}
+
+// prepareStream reads up to domain.MaxInlineContent bytes of r: content that ends there is
+// kept inline, longer content streams into the blob store under the upload limit.
+func (s *Service) prepareStream(ctx context.Context, e domain.Evidence, r io.Reader) (domain.NewEvidence, error) {
+	bufp := heads.Get().(*[]byte)
+	defer heads.Put(bufp)
+	head := *bufp
+	n, err := io.ReadFull(r, head)
 	switch {
-	case err == nil:
-		// More than fits inline: stream the whole content into the blob store.
-		info, err := s.Blobs.Put(ctx, io.MultiReader(bytes.NewReader(head), content), s.limit())
-		if err != nil {
-			return domain.NewEvidence{}, err
-		}
-		e.SHA256, e.Size = info.SHA256, info.Size
-		if e.MediaType == "" {
-			e.MediaType = info.MediaType
-		}
-		return domain.NewEvidence{Evidence: e}, nil
+	case err == nil: // more than fits inline
+		return s.putBlob(ctx, e, io.MultiReader(bytes.NewReader(head[:n]), r))
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		head = head[:n]
 	default:
 		return domain.NewEvidence{}, fmt.Errorf("read evidence content: %w", err)
 	}
-	if int64(len(head)) > s.limit() {
-		return domain.NewEvidence{}, domain.Invalid("file", "larger than the upload limit of %d bytes", s.limit())
+	if int64(n) > s.limit() {
+		return domain.NewEvidence{}, domain.Invalid("file", "is larger than the upload limit of %s", formatSize(s.limit()))
 	}
-	sum := sha256.Sum256(head)
-	e.SHA256 = hex.EncodeToString(sum[:])
-	e.Size = int64(len(head))
-	if e.MediaType == "" {
-		e.MediaType = http.DetectContentType(head)
-	}
-	return domain.NewEvidence{Evidence: e, Content: head}, nil
+	return inline(e, bytes.Clone(head[:n])), nil
 }
 
-// itemError names the position of a failing item in a batch, keeping the error's kind.
-func itemError(i int, err error) error {
-	var de *domain.Error
-	if errors.As(err, &de) {
-		c := *de
-		if c.Field != "" {
-			c.Field = fmt.Sprintf("items[%d].%s", i, c.Field)
-		} else {
-			c.Message = fmt.Sprintf("item %d: %s", i, c.Message)
-		}
-		return &c
+// inline returns the item with its content kept in the database. The store hashes and
+// counts the content; the media type is sniffed unless the kind fixed it.
+func inline(e domain.Evidence, data []byte) domain.NewEvidence {
+	if e.MediaType == "" {
+		e.MediaType = http.DetectContentType(data)
 	}
-	return fmt.Errorf("item %d: %w", i, err)
+	if data == nil {
+		data = []byte{}
+	}
+	return domain.NewEvidence{Evidence: e, Content: data}
+}
+
+// putBlob streams content into the blob store and returns the item naming it.
+func (s *Service) putBlob(ctx context.Context, e domain.Evidence, r io.Reader) (domain.NewEvidence, error) {
+	info, err := s.Blobs.Put(ctx, r, s.limit())
+	if err != nil {
+		return domain.NewEvidence{}, err
+	}
+	e.SHA256, e.Size = info.SHA256, info.Size
+	if e.MediaType == "" {
+		e.MediaType = info.MediaType
+	}
+	return domain.NewEvidence{Evidence: e}, nil
+}
+
+// itemError names the position of a failing item of a batch of n in the error's field,
+// such as "items[2].note", keeping the error's kind.
+func itemError(i, n int, err error) error {
+	var de *domain.Error
+	if n < 2 || !errors.As(err, &de) {
+		return err
+	}
+	c := *de
+	if c.Field != "" {
+		c.Field = fmt.Sprintf("items[%d].%s", i, c.Field)
+	} else {
+		c.Message = fmt.Sprintf("items[%d]: %s", i, c.Message)
+	}
+	return &c
+}
+
+// formatSize writes a size in the largest binary unit that divides it exactly.
+func formatSize(n int64) string {
+	for _, u := range []struct {
+		name string
+		size int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.size && n%u.size == 0 {
+			return strconv.FormatInt(n/u.size, 10) + " " + u.name
+		}
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
 }

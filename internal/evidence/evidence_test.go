@@ -87,7 +87,10 @@ func TestAddKinds(t *testing.T) {
 		mediaType string
 	}{
 		{"note", func(in Input) Input { in.Kind, in.Note = domain.EvidenceNote, "Reviewed all 42 accounts."; return in }, []byte("Reviewed all 42 accounts."), "text/plain; charset=utf-8"},
-		{"link", func(in Input) Input { in.Kind, in.URL = domain.EvidenceLink, " https://tickets.example/AR-7 "; return in }, []byte("https://tickets.example/AR-7"), "text/uri-list"},
+		{"link", func(in Input) Input {
+			in.Kind, in.URL = domain.EvidenceLink, " https://tickets.example/AR-7 "
+			return in
+		}, []byte("https://tickets.example/AR-7"), "text/uri-list"},
 		{"small file kept inline", func(in Input) Input {
 			in.Kind, in.File, in.FileName = domain.EvidenceFile, strings.NewReader("%PDF-1.7 review"), "../q1 review.pdf"
 			return in

@@ -20,6 +20,9 @@ import (
 type Source interface {
 	Scope(ctx context.Context, orgID int64) (*domain.Scope, error)
 	Controls(ctx context.Context, orgID int64, f domain.ControlFilter) ([]domain.Control, error)
+	// LatestEvidence returns, per control, the latest end of the effective periods of its
+	// current evidence; controls without any are absent.
+	LatestEvidence(ctx context.Context, orgID int64) (map[int64]time.Time, error)
 }
 
 // Severity is how urgent a gap is.
@@ -175,6 +178,10 @@ func Compute(ctx context.Context, src Source, cat *catalog.Catalog, orgID int64,
 	if err != nil {
 		return nil, fmt.Errorf("readiness: controls: %w", err)
 	}
+	latest, err := src.LatestEvidence(ctx, orgID)
+	if err != nil {
+		return nil, fmt.Errorf("readiness: evidence: %w", err)
+	}
 	r := &Report{
 		OrgID:       orgID,
 		GeneratedAt: now.UTC(),
@@ -229,7 +236,7 @@ func Compute(ctx context.Context, src Source, cat *catalog.Catalog, orgID int64,
 		} else {
 			owners[*c.OwnerID] = &OwnerCount{OwnerID: c.OwnerID, Name: c.OwnerName, Count: 1}
 		}
-		r.Gaps = append(r.Gaps, controlGaps(c, affected, cat)...)
+		r.Gaps = append(r.Gaps, controlGaps(c, affected, cat, latest[c.ID], now)...)
 	}
 	if ts, ok := src.(TestSource); ok {
 		failing, err := ts.FailingTests(ctx, orgID, now)
@@ -320,7 +327,7 @@ func ready(c *domain.Control) bool {
 }
 
 // controlGaps returns the gaps of one active control that maps to the given in-scope criteria.
-func controlGaps(c *domain.Control, criteria []string, cat *catalog.Catalog) []Gap {
+func controlGaps(c *domain.Control, criteria []string, cat *catalog.Catalog, latestEvidence, now time.Time) []Gap {
 	name := c.Ref + " " + c.Title
 	mapped := "It maps to " + strings.Join(criteria, ", ") + "."
 	gap := func(kind GapKind, sev Severity, title, detail, next string) Gap {
@@ -362,29 +369,65 @@ func controlGaps(c *domain.Control, criteria []string, cat *catalog.Catalog) []G
 			"Nobody is responsible for operating the control and providing its evidence. "+mapped,
 			"Assign an owner."))
 	}
-	if g, ok := evidenceGap(c, criteria); ok {
+	if g, ok := evidenceGap(c, criteria, latestEvidence, now); ok {
 		gaps = append(gaps, g)
 	}
 	return gaps
 }
 
-// evidenceGap is the one rule for a control's evidence. Until evidence is collected in
-// Evident, every control that is not marked not applicable lacks current evidence.
-func evidenceGap(c *domain.Control, criteria []string) (Gap, bool) {
+// evidenceGap is the one rule for a control's evidence: its freshness
+// (domain.FreshnessOf) against the control's frequency, from latestEnd, the latest end of
+// the effective periods of its current evidence (zero for none). A control marked not
+// applicable needs none. No evidence at all is a medium gap; evidence for the period just
+// ended that is still within its grace is a low one; evidence missing past its grace is
+// a high one.
+func evidenceGap(c *domain.Control, criteria []string, latestEnd, now time.Time) (Gap, bool) {
 	if c.Status == domain.StatusNotApplicable {
 		return Gap{}, false
 	}
-	next := "Collect evidence that the control operates."
-	if e := strings.TrimSpace(c.EvidenceExpected); e != "" {
-		next = "Collect the evidence an auditor expects: " + e
+	fresh := domain.FreshnessOf(c.Frequency, latestEnd, now)
+	if fresh == domain.FreshCurrent {
+		return Gap{}, false
 	}
-	return Gap{
-		Kind: GapNoEvidence, Severity: SeverityLow, Criteria: criteria,
-		ControlID: c.ID, ControlRef: c.Ref,
-		Title:    c.Ref + " " + c.Title + ": no evidence collected yet",
-		Detail:   "No current evidence shows that the control operates. It maps to " + strings.Join(criteria, ", ") + ".",
-		NextStep: next,
-	}, true
+	name := c.Ref + " " + c.Title
+	mapped := " It maps to " + strings.Join(criteria, ", ") + "."
+	next := "Collect evidence that the control operates"
+	if e := strings.TrimSpace(c.EvidenceExpected); e != "" {
+		next = "Collect the evidence an auditor expects: " + strings.TrimSuffix(e, ".")
+	}
+	start, end, due := domain.RequiredPeriod(c.Frequency, now)
+	covered := ""
+	if !latestEnd.IsZero() {
+		covered = "Its current evidence reaches " + latestEnd.Format(time.DateOnly) + "."
+	}
+	g := Gap{Kind: GapNoEvidence, Criteria: criteria, ControlID: c.ID, ControlRef: c.Ref}
+	switch fresh {
+	case domain.FreshNone:
+		g.Severity = SeverityMedium
+		g.Title = name + ": no evidence collected"
+		g.Detail = "No current evidence shows that the control operates." + mapped
+		g.NextStep = next + "."
+	case domain.FreshDue:
+		period := domain.PeriodLabel(c.Frequency, start, end)
+		// due is the first day late; people are told the last day on time.
+		last := due.AddDate(0, 0, -1).Format(time.DateOnly)
+		g.Severity = SeverityLow
+		g.Title = name + ": evidence for " + period + " is due by " + last
+		g.Detail = covered + " The " + strings.ToLower(c.Frequency.Label()) + " control needs evidence for " + period + "." + mapped
+		g.NextStep = next + ", for " + period + ", by " + last + "."
+	default: // overdue
+		// Within the grace of the period just ended, the one before it is what is late.
+		if now.Before(due) && c.Frequency != domain.FrequencyPerEvent {
+			start, end, _ = domain.RequiredPeriod(c.Frequency, start)
+		}
+		period := domain.PeriodLabel(c.Frequency, start, end)
+		g.Severity = SeverityHigh
+		g.Title = name + ": evidence is overdue, nothing covers " + period
+		g.Detail = covered + " The " + strings.ToLower(c.Frequency.Label()) + " control has no evidence for " + period + "." + mapped
+		g.NextStep = next + ", for " + period + "."
+	}
+	g.Detail = strings.TrimSpace(g.Detail)
+	return g, true
 }
 
 // uncoveredGap is the gap of a criterion in scope that no active control covers.

@@ -72,6 +72,7 @@ controls:
 type memSource struct {
 	scope    domain.Scope
 	controls []domain.Control
+	latest   map[int64]time.Time // latest evidence by control ID
 }
 
 func (m *memSource) Scope(ctx context.Context, orgID int64) (*domain.Scope, error) {
@@ -81,6 +82,10 @@ func (m *memSource) Scope(ctx context.Context, orgID int64) (*domain.Scope, erro
 
 func (m *memSource) Controls(ctx context.Context, orgID int64, f domain.ControlFilter) ([]domain.Control, error) {
 	return append([]domain.Control(nil), m.controls...), nil
+}
+
+func (m *memSource) LatestEvidence(ctx context.Context, orgID int64) (map[int64]time.Time, error) {
+	return m.latest, nil
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -132,10 +137,10 @@ func rows(gaps []Gap) []gapRow {
 }
 
 // base covers CC1.1, CC1.2 and CC6.1 with one ready control, so that rows can focus on
-// one thing; its only gap is that it has no evidence yet.
+// one thing; its only gap is that it has no evidence.
 var base = ctl(100, "BASE", domain.StatusImplemented, alice, "CC1.1", "CC1.2", "CC6.1")
 
-var baseGap = gapRow{SeverityLow, GapNoEvidence, "BASE", "CC1.1,CC1.2,CC6.1", "BASE Control BASE: no evidence collected yet"}
+var baseGap = gapRow{SeverityMedium, GapNoEvidence, "BASE", "CC1.1,CC1.2,CC6.1", "BASE Control BASE: no evidence collected"}
 
 func TestComputeGaps(t *testing.T) {
 	cat := testCatalog(t)
@@ -170,7 +175,7 @@ func TestComputeGaps(t *testing.T) {
 		ctls:  []domain.Control{ctl(1, "X-1", domain.StatusImplemented, alice, "CC1.1", "CC6.1")},
 		want: []gapRow{
 			{SeverityCritical, GapUncovered, "", "CC1.2", "CC1.2 Board oversight is not covered by any control"},
-			{SeverityLow, GapNoEvidence, "X-1", "CC1.1,CC6.1", "X-1 Control X-1: no evidence collected yet"},
+			{SeverityMedium, GapNoEvidence, "X-1", "CC1.1,CC6.1", "X-1 Control X-1: no evidence collected"},
 		},
 	}, {
 		name:  "library control not started reads as the finding",
@@ -179,16 +184,16 @@ func TestComputeGaps(t *testing.T) {
 		want: []gapRow{
 			{SeverityHigh, GapNotImplemented, "AC-03", "CC6.1", "No formal user access review process"},
 			baseGap,
-			{SeverityLow, GapNoEvidence, "AC-03", "CC6.1", "AC-03 Control AC-03: no evidence collected yet"},
+			{SeverityMedium, GapNoEvidence, "AC-03", "CC6.1", "AC-03 Control AC-03: no evidence collected"},
 		},
 	}, {
 		name:  "library control in progress is medium",
 		scope: security(),
 		ctls:  []domain.Control{base, libraryInProgress},
 		want: []gapRow{
-			{SeverityMedium, GapNotImplemented, "AC-03", "CC6.1", "No formal user access review process"},
 			baseGap,
-			{SeverityLow, GapNoEvidence, "AC-03", "CC6.1", "AC-03 Control AC-03: no evidence collected yet"},
+			{SeverityMedium, GapNotImplemented, "AC-03", "CC6.1", "No formal user access review process"},
+			{SeverityMedium, GapNoEvidence, "AC-03", "CC6.1", "AC-03 Control AC-03: no evidence collected"},
 		},
 	}, {
 		name:  "custom control not implemented names itself",
@@ -196,19 +201,19 @@ func TestComputeGaps(t *testing.T) {
 		ctls:  []domain.Control{base, customSameRef, ctl(2, "X-2", domain.StatusInProgress, alice, "CC1.2")},
 		want: []gapRow{
 			{SeverityHigh, GapNotImplemented, "AC-03", "CC6.1", "AC-03 Control AC-03 is not implemented"},
-			{SeverityMedium, GapNotImplemented, "X-2", "CC1.2", "X-2 Control X-2 is not implemented"},
 			baseGap,
-			{SeverityLow, GapNoEvidence, "X-2", "CC1.2", "X-2 Control X-2: no evidence collected yet"},
-			{SeverityLow, GapNoEvidence, "AC-03", "CC6.1", "AC-03 Control AC-03: no evidence collected yet"},
+			{SeverityMedium, GapNotImplemented, "X-2", "CC1.2", "X-2 Control X-2 is not implemented"},
+			{SeverityMedium, GapNoEvidence, "X-2", "CC1.2", "X-2 Control X-2: no evidence collected"},
+			{SeverityMedium, GapNoEvidence, "AC-03", "CC6.1", "AC-03 Control AC-03: no evidence collected"},
 		},
 	}, {
 		name:  "control without owner",
 		scope: security(),
 		ctls:  []domain.Control{base, ctl(1, "X-1", domain.StatusImplemented, nil, "CC1.2")},
 		want: []gapRow{
-			{SeverityMedium, GapNoOwner, "X-1", "CC1.2", "X-1 Control X-1 has no owner"},
 			baseGap,
-			{SeverityLow, GapNoEvidence, "X-1", "CC1.2", "X-1 Control X-1: no evidence collected yet"},
+			{SeverityMedium, GapNoEvidence, "X-1", "CC1.2", "X-1 Control X-1: no evidence collected"},
+			{SeverityMedium, GapNoOwner, "X-1", "CC1.2", "X-1 Control X-1 has no owner"},
 		},
 	}, {
 		name:  "not applicable with justification has no gap",
@@ -229,9 +234,9 @@ func TestComputeGaps(t *testing.T) {
 		ctls:  []domain.Control{base, ctl(1, "X-1", domain.StatusNotStarted, nil, "CC6.1", "CC1.1", "CC1.2")},
 		want: []gapRow{
 			{SeverityHigh, GapNotImplemented, "X-1", "CC1.1,CC1.2,CC6.1", "X-1 Control X-1 is not implemented"},
-			{SeverityMedium, GapNoOwner, "X-1", "CC1.1,CC1.2,CC6.1", "X-1 Control X-1 has no owner"},
 			baseGap,
-			{SeverityLow, GapNoEvidence, "X-1", "CC1.1,CC1.2,CC6.1", "X-1 Control X-1: no evidence collected yet"},
+			{SeverityMedium, GapNoEvidence, "X-1", "CC1.1,CC1.2,CC6.1", "X-1 Control X-1: no evidence collected"},
+			{SeverityMedium, GapNoOwner, "X-1", "CC1.1,CC1.2,CC6.1", "X-1 Control X-1 has no owner"},
 		},
 	}, {
 		name:  "retired controls are ignored",
@@ -239,7 +244,7 @@ func TestComputeGaps(t *testing.T) {
 		ctls:  []domain.Control{retired, ctl(1, "X-1", domain.StatusImplemented, alice, "CC1.1", "CC1.2")},
 		want: []gapRow{
 			{SeverityCritical, GapUncovered, "", "CC6.1", "CC6.1 Logical access security is not covered by any control"},
-			{SeverityLow, GapNoEvidence, "X-1", "CC1.1,CC1.2", "X-1 Control X-1: no evidence collected yet"},
+			{SeverityMedium, GapNoEvidence, "X-1", "CC1.1,CC1.2", "X-1 Control X-1: no evidence collected"},
 		},
 	}, {
 		name:  "categories out of scope are left out",
@@ -253,9 +258,9 @@ func TestComputeGaps(t *testing.T) {
 		want: []gapRow{
 			{SeverityCritical, GapUncovered, "", "A1.1", "A1.1 Capacity planning is not covered by any control"},
 			{SeverityHigh, GapNotImplemented, "PR-1", "CC6.1", "PR-1 Control PR-1 is not implemented"},
-			{SeverityMedium, GapNoOwner, "PR-1", "CC6.1", "PR-1 Control PR-1 has no owner"},
 			baseGap,
-			{SeverityLow, GapNoEvidence, "PR-1", "CC6.1", "PR-1 Control PR-1: no evidence collected yet"},
+			{SeverityMedium, GapNoEvidence, "PR-1", "CC6.1", "PR-1 Control PR-1: no evidence collected"},
+			{SeverityMedium, GapNoOwner, "PR-1", "CC6.1", "PR-1 Control PR-1 has no owner"},
 		},
 	}}
 	for _, tt := range tests {
@@ -271,6 +276,72 @@ func TestComputeGaps(t *testing.T) {
 				if g.Detail == "" || g.NextStep == "" {
 					t.Errorf("gap %q has detail %q and next step %q; want both", g.Title, g.Detail, g.NextStep)
 				}
+			}
+		})
+	}
+}
+
+// TestComputeEvidenceFreshness checks the rule for a control's evidence against its
+// frequency on 1 March 2026 at noon: Q4 2025 is what a quarterly control needs (its grace
+// ended on 30 January); February is due for a monthly control until 10 March; 2025 is
+// due for an annual control until 1 March.
+func TestComputeEvidenceFreshness(t *testing.T) {
+	cat := testCatalog(t)
+	day := func(s string) time.Time {
+		d, err := time.Parse(time.DateOnly, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	tests := []struct {
+		name     string
+		freq     domain.Frequency
+		status   domain.ControlStatus
+		latest   string // "" for no evidence
+		want     []gapRow
+		nextStep string
+	}{
+		{"no evidence", domain.FrequencyQuarterly, domain.StatusImplemented, "", []gapRow{
+			{SeverityMedium, GapNoEvidence, "X-1", "CC6.1", "X-1 Control X-1: no evidence collected"},
+		}, "Collect evidence that the control operates."},
+		{"quarter covered", domain.FrequencyQuarterly, domain.StatusImplemented, "2025-12-31", []gapRow{}, ""},
+		{"evidence beyond the period", domain.FrequencyQuarterly, domain.StatusImplemented, "2026-02-28", []gapRow{}, ""},
+		{"quarter overdue", domain.FrequencyQuarterly, domain.StatusImplemented, "2025-09-30", []gapRow{
+			{SeverityHigh, GapNoEvidence, "X-1", "CC6.1", "X-1 Control X-1: evidence is overdue, nothing covers Q4 2025"},
+		}, "Collect evidence that the control operates, for Q4 2025."},
+		{"month due", domain.FrequencyMonthly, domain.StatusImplemented, "2026-01-31", []gapRow{
+			{SeverityLow, GapNoEvidence, "X-1", "CC6.1", "X-1 Control X-1: evidence for February 2026 is due by 2026-03-10"},
+		}, "Collect evidence that the control operates, for February 2026, by 2026-03-10."},
+		{"month before the due one missing", domain.FrequencyMonthly, domain.StatusImplemented, "2025-12-31", []gapRow{
+			{SeverityHigh, GapNoEvidence, "X-1", "CC6.1", "X-1 Control X-1: evidence is overdue, nothing covers January 2026"},
+		}, "Collect evidence that the control operates, for January 2026."},
+		{"year due on its last day", domain.FrequencyAnnual, domain.StatusImplemented, "2024-12-31", []gapRow{
+			{SeverityLow, GapNoEvidence, "X-1", "CC6.1", "X-1 Control X-1: evidence for 2025 is due by 2026-03-01"},
+		}, "Collect evidence that the control operates, for 2025, by 2026-03-01."},
+		{"per event within the year", domain.FrequencyPerEvent, domain.StatusImplemented, "2025-06-30", []gapRow{}, ""},
+		{"per event stale", domain.FrequencyPerEvent, domain.StatusImplemented, "2025-02-01", []gapRow{
+			{SeverityHigh, GapNoEvidence, "X-1", "CC6.1", "X-1 Control X-1: evidence is overdue, nothing covers 2025-03-01 to 2026-03-01"},
+		}, "Collect evidence that the control operates, for 2025-03-01 to 2026-03-01."},
+		{"not applicable needs none", domain.FrequencyQuarterly, domain.StatusNotApplicable, "", []gapRow{}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := ctl(1, "X-1", tt.status, alice, "CC6.1")
+			c.Frequency, c.Justification = tt.freq, "Not relevant."
+			src := &memSource{scope: security(), controls: []domain.Control{base, c}, latest: map[int64]time.Time{base.ID: day("2026-02-28")}}
+			if tt.latest != "" {
+				src.latest[c.ID] = day(tt.latest)
+			}
+			r, err := Compute(context.Background(), src, cat, 1, now)
+			if err != nil {
+				t.Fatalf("Compute: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, rows(r.Gaps)); diff != "" {
+				t.Errorf("Compute gaps mismatch (-want +got):\n%s", diff)
+			}
+			if len(r.Gaps) > 0 && r.Gaps[0].NextStep != tt.nextStep {
+				t.Errorf("next step = %q; want %q", r.Gaps[0].NextStep, tt.nextStep)
 			}
 		})
 	}
@@ -395,8 +466,8 @@ func TestComputeReportShape(t *testing.T) {
 		t.Errorf("ControlsByOwner mismatch (-want +got):\n%s", diff)
 	}
 	// X-2 in progress (medium), X-3 and X-4 not started (high), X-4 no owner (medium),
-	// four controls without evidence (low); no criterion uncovered.
-	wantSev := []SeverityCount{{SeverityCritical, 0}, {SeverityHigh, 2}, {SeverityMedium, 2}, {SeverityLow, 4}}
+	// four controls without any evidence (medium); no criterion uncovered.
+	wantSev := []SeverityCount{{SeverityCritical, 0}, {SeverityHigh, 2}, {SeverityMedium, 6}, {SeverityLow, 0}}
 	if diff := cmp.Diff(wantSev, r.GapsBySeverity); diff != "" {
 		t.Errorf("GapsBySeverity mismatch (-want +got):\n%s", diff)
 	}

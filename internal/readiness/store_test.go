@@ -91,10 +91,42 @@ func TestComputeFromStore(t *testing.T) {
 		if !(after.Score > before.Score) {
 			t.Errorf("score after implementing %s = %v; want above %v", review.ControlRef, after.Score, before.Score)
 		}
+		var noEvidence bool
 		for _, g := range after.Gaps {
-			if g.ControlID == review.ControlID && g.Kind != readiness.GapNoEvidence {
-				t.Errorf("implemented, owned %s still has gap %s %q", review.ControlRef, g.Kind, g.Title)
+			if g.ControlID != review.ControlID {
+				continue
 			}
+			if g.Kind != readiness.GapNoEvidence || g.Severity != readiness.SeverityMedium {
+				t.Errorf("implemented, owned %s still has gap %s %s %q", review.ControlRef, g.Severity, g.Kind, g.Title)
+			}
+			noEvidence = true
+		}
+		if !noEvidence {
+			t.Errorf("%s has no evidence but no gap says so", review.ControlRef)
+		}
+
+		// Evidence that reaches the day before now is current for every frequency.
+		item := domain.NewEvidence{
+			Evidence: domain.Evidence{
+				Kind: domain.EvidenceNote, Title: "Access review", ControlIDs: []int64{review.ControlID},
+				PeriodStart: now.AddDate(-1, 0, 0), PeriodEnd: now.AddDate(0, 0, -1), MediaType: "text/plain",
+			},
+			Content: []byte("Reviewed."),
+		}
+		if _, err := st.AddEvidence(ctx, lead, orgID, []domain.NewEvidence{item}); err != nil {
+			t.Fatalf("AddEvidence: %v", err)
+		}
+		withEvidence, err := readiness.Compute(ctx, st, cat, orgID, now)
+		if err != nil {
+			t.Fatalf("Compute: %v", err)
+		}
+		for _, g := range withEvidence.Gaps {
+			if g.ControlID == review.ControlID {
+				t.Errorf("%s with current evidence still has gap %s %q", review.ControlRef, g.Kind, g.Title)
+			}
+		}
+		if len(withEvidence.Gaps) != len(after.Gaps)-1 {
+			t.Errorf("current evidence for one control took %d gaps to %d; want one fewer", len(after.Gaps), len(withEvidence.Gaps))
 		}
 	})
 }

@@ -20,6 +20,12 @@ import (
 const (
 	walCheckpointBytes = 16 << 20
 	walCheckpointEvery = 10 * time.Second
+	// walRestartBytes is the log size past which the checkpointer waits for the writer
+	// and makes it start the log again from its beginning. A passive checkpoint runs
+	// beside the writer, so under steady writes it may never find the whole log copied,
+	// which is when SQLite restarts the log; without this the log would grow as long as
+	// writes go on.
+	walRestartBytes = 256 << 20
 	// walSizeLimit is what SQLite truncates the log file to once a checkpoint has
 	// emptied it, so that one burst of writes does not keep a large file.
 	walSizeLimit = 64 << 20
@@ -76,10 +82,14 @@ func (c *walCheckpointer) loop(ctx context.Context) {
 		if err != nil || fi.Size() == 0 || (!always && fi.Size() < walCheckpointBytes) {
 			continue
 		}
-		// PASSIVE copies what it can without waiting for readers or the writer. A failure
-		// (the database busy, say) leaves the pages in the log for the next try; the
-		// log stays durable either way.
-		c.db.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
+		// PASSIVE copies what it can without waiting for readers or the writer; RESTART
+		// waits for them (up to the busy timeout). A failure (the database busy, say)
+		// leaves the pages in the log for the next try; the log stays durable either way.
+		mode := "PASSIVE"
+		if fi.Size() >= walRestartBytes {
+			mode = "RESTART"
+		}
+		c.db.ExecContext(ctx, `PRAGMA wal_checkpoint(`+mode+`)`)
 	}
 }
 

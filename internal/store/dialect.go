@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
@@ -25,6 +26,9 @@ type dialect interface {
 	lockOrgSQL() string
 	// likeOp is the case-insensitive LIKE operator.
 	likeOp() string
+	// newIDs returns n new IDs for rows of table, whose key is the column id, for a
+	// transaction that inserts them with their IDs given.
+	newIDs(ctx context.Context, tx *sql.Tx, table string, n int) ([]int64, error)
 	// bulkInsert begins a statement that inserts many rows in a transaction that rolls back
 	// as a whole when the statement fails.
 	bulkInsert() string
@@ -52,6 +56,20 @@ func (sqliteDialect) lockOrgSQL() string { return `SELECT id FROM organizations 
 // binding, which is quadratic in their number; plain "?" placeholders are numbered in
 // order without a list. Statements inserting hundreds of rows at once use them.
 func (sqliteDialect) seqPlaceholder(int) string { return "?" }
+
+// SQLite gives a new row the ID after the largest; the writer's transaction holds the
+// database's write lock (BEGIN IMMEDIATE), so the next n are free until it ends.
+func (sqliteDialect) newIDs(ctx context.Context, tx *sql.Tx, table string, n int) ([]int64, error) {
+	var top int64
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM `+table).Scan(&top); err != nil {
+		return nil, fmt.Errorf("new IDs for %s: %w", table, err)
+	}
+	ids := make([]int64, n)
+	for i := range ids {
+		ids[i] = top + 1 + int64(i)
+	}
+	return ids, nil
+}
 
 // OR FAIL spares SQLite a journal of the statement's changes, kept so that a failing
 // statement can be undone alone; the whole transaction rolls back instead.
@@ -90,6 +108,31 @@ func (postgresDialect) lockOrgSQL() string {
 }
 
 func (postgresDialect) likeOp() string { return "ILIKE" }
+
+// PostgreSQL hands out IDs from the identity column's sequence, to every transaction at
+// once.
+func (postgresDialect) newIDs(ctx context.Context, tx *sql.Tx, table string, n int) ([]int64, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT nextval(pg_get_serial_sequence($1, 'id')) FROM generate_series(1, $2)`, table, n)
+	if err != nil {
+		return nil, fmt.Errorf("new IDs for %s: %w", table, err)
+	}
+	defer rows.Close()
+	ids := make([]int64, 0, n)
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("new IDs for %s: %w", table, err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("new IDs for %s: %w", table, err)
+	}
+	if len(ids) != n {
+		return nil, fmt.Errorf("new IDs for %s: got %d, want %d", table, len(ids), n)
+	}
+	return ids, nil
+}
 
 func (postgresDialect) bulkInsert() string { return "INSERT INTO" }
 

@@ -54,12 +54,12 @@ type evidenceRetraction struct {
 	Reason     string `json:"reason"`
 }
 
-// itemError says which item of a batch an invalid-input error is about. A batch of one
-// is a single item, whose errors need no position.
+// itemError says which item of a batch an invalid-input error is about, by naming the
+// field "items[3].title". A batch of one is a single item, whose errors need no position.
 func itemError(i, n int, err error) error {
 	var e *domain.Error
 	if n > 1 && errors.As(err, &e) && e.Kind == domain.KindInvalid {
-		return domain.Invalid(e.Field, "items[%d]: %s", i, e.Message)
+		return domain.Invalid(fmt.Sprintf("items[%d].%s", i, e.Field), "%s", e.Message)
 	}
 	return err
 }
@@ -139,7 +139,7 @@ func prepareItem(actor domain.Actor, orgID int64, item *domain.NewEvidence, now 
 // order. Each item is checked with domain.ValidateEvidence; its controls must be the
 // organization's (else KindInvalid for "controls"). An item with Content keeps it inline;
 // one without must name content already in the blob store. Errors about one item of a
-// batch say which: "items[3]: …".
+// batch name the item in the field, such as "items[3].title".
 func (s *Store) AddEvidence(ctx context.Context, actor domain.Actor, orgID int64, items []domain.NewEvidence) ([]domain.Evidence, error) {
 	now := s.now()
 	evs, contents, err := prepareEvidence(actor, orgID, items, now)
@@ -272,9 +272,6 @@ func (s *Store) insertEvidence(ctx context.Context, tx *sql.Tx, actor domain.Act
 	if err != nil {
 		return err
 	}
-	if err := s.insertContents(ctx, tx, orgID, evs, contents); err != nil {
-		return err
-	}
 	first := l.next
 	for i := range evs {
 		evs[i].LedgerIndex = first + int64(i)
@@ -282,16 +279,32 @@ func (s *Store) insertEvidence(ctx context.Context, tx *sql.Tx, actor domain.Act
 	if err := s.insertEvidenceRows(ctx, tx, actor, orgID, evs); err != nil {
 		return err
 	}
-	if err := s.insertEvidenceControls(ctx, tx, orgID, evs); err != nil {
-		return err
+	// The items have their IDs: encode their ledger entries while their contents and
+	// control links go in. A batch's entries take about as long to encode as those rows
+	// take to insert, and a machine with two cores does both at once.
+	type encoded struct {
+		enc encodedEvents
+		err error
 	}
-	entries := evidenceEvents(evs, refs, typ)
-	got, err := s.appendEvents(ctx, tx, actor, orgID, entries)
+	done := make(chan encoded, 1)
+	at := s.now()
+	go func() {
+		enc, err := encodeEvents(actor, orgID, first, at, evidenceEvents(evs, refs, typ))
+		done <- encoded{enc, err}
+	}()
+	err = s.insertContents(ctx, tx, orgID, evs, contents)
+	if err == nil {
+		err = s.insertEvidenceControls(ctx, tx, orgID, evs)
+	}
+	r := <-done
 	if err != nil {
 		return err
 	}
-	if got != first {
-		return fmt.Errorf("add evidence: ledger entries start at %d, not at the %d the items record", got, first)
+	if r.err != nil {
+		return r.err
+	}
+	if _, err := s.appendEncoded(ctx, tx, l, r.enc); err != nil {
+		return err
 	}
 	name, err := s.actorName(ctx, tx, actor)
 	if err != nil {
@@ -375,32 +388,28 @@ func (s *Store) controlRefs(ctx context.Context, tx *sql.Tx, orgID int64, evs []
 // The statements that add evidence, many rows each.
 var (
 	insertContentRows = bulk{
-		table:  `evidence_contents (org_id, sha256, data)`,
-		suffix: ` ON CONFLICT (org_id, sha256) DO NOTHING`,
-		cols:   3, chunk: 50, // at most 3.2 MiB of content per statement
+		table: `evidence_contents (evidence_id, org_id, data)`,
+		cols:  3, chunk: 50, // at most 3.2 MiB of content per statement
 	}
 	insertEvidenceRows = bulk{
-		table: `evidence (org_id, kind, title, description, period_start, period_end, collected_at,
+		table: `evidence (id, org_id, kind, title, description, period_start, period_end, collected_at,
 			source, sha256, size, media_type, file_name, url, added_by, added_by_email, added_at, supersedes, ledger_idx)`,
-		suffix: ` RETURNING id, ledger_idx`,
-		cols:   18, chunk: 50,
+		cols: 19, chunk: 50,
 	}
 	insertEvidenceControlRows = bulk{table: `evidence_controls (org_id, evidence_id, control_id)`, cols: 3, chunk: 250}
 )
 
-// insertContents stores the items' inline contents, each once.
+// insertContents stores the inline contents of the items, which have their IDs.
 func (s *Store) insertContents(ctx context.Context, tx *sql.Tx, orgID int64, evs []domain.Evidence, contents [][]byte) error {
-	seen := make(map[string]bool, len(evs))
 	var todo []int
 	for i, c := range contents {
-		if c != nil && !seen[evs[i].SHA256] {
-			seen[evs[i].SHA256] = true
+		if c != nil {
 			todo = append(todo, i)
 		}
 	}
 	err := s.run(ctx, tx, insertContentRows, len(todo), func(a args, i int) args {
 		j := todo[i]
-		return append(a, orgID, evs[j].SHA256, contents[j])
+		return append(a, evs[j].ID, orgID, contents[j])
 	}, nil)
 	if err != nil {
 		return fmt.Errorf("add evidence: store content: %w", err)
@@ -414,34 +423,47 @@ func (s *Store) insertEvidenceRows(ctx context.Context, tx *sql.Tx, actor domain
 	if email == "" {
 		email = domain.SystemActor.Email
 	}
-	first := evs[0].LedgerIndex
-	n := 0
-	err := s.run(ctx, tx, insertEvidenceRows, len(evs), func(a args, i int) args {
+	ids, err := s.d.newIDs(ctx, tx, "evidence", len(evs))
+	if err != nil {
+		return err
+	}
+	var times timeValues
+	err = s.run(ctx, tx, insertEvidenceRows, len(evs), func(a args, i int) args {
 		e := &evs[i]
-		return append(a, orgID, string(e.Kind), e.Title, e.Description, s.t(e.PeriodStart), s.t(e.PeriodEnd),
-			s.t(e.CollectedAt), e.Source, e.SHA256, e.Size, e.MediaType, e.FileName, e.URL, e.AddedBy, email,
-			s.t(e.AddedAt), nullID(e.Supersedes), e.LedgerIndex)
-	}, func(rows *sql.Rows) error {
-		var id, idx int64
-		if err := rows.Scan(&id, &idx); err != nil {
-			return err
-		}
-		if i := idx - first; i >= 0 && i < int64(len(evs)) && evs[i].LedgerIndex == idx {
-			evs[i].ID = id
-			n++
-		}
-		return nil
-	})
+		return append(a, ids[i], orgID, string(e.Kind), e.Title, e.Description, times.of(s, e.PeriodStart),
+			times.of(s, e.PeriodEnd), times.of(s, e.CollectedAt), e.Source, e.SHA256, e.Size, e.MediaType, e.FileName,
+			e.URL, e.AddedBy, email, times.of(s, e.AddedAt), nullID(e.Supersedes), e.LedgerIndex)
+	}, nil)
 	if s.d.isUnique(err) {
 		return domain.Errorf(domain.KindConflict, "the evidence superseded has been superseded already")
 	}
 	if err != nil {
 		return fmt.Errorf("add evidence: %w", err)
 	}
-	if n != len(evs) {
-		return fmt.Errorf("add evidence: %d of %d rows came back from the insert", n, len(evs))
+	for i := range evs {
+		evs[i].ID = ids[i]
 	}
 	return nil
+}
+
+// timeValues converts times into column values, remembering the last few: the items of a
+// batch mostly share their periods and times, and formatting a time is not free.
+type timeValues struct {
+	keys [4]time.Time
+	vals [4]any
+	next int
+}
+
+func (tv *timeValues) of(s *Store, t time.Time) any {
+	for i, k := range tv.keys {
+		if tv.vals[i] != nil && k.Equal(t) {
+			return tv.vals[i]
+		}
+	}
+	v := s.t(t)
+	tv.keys[tv.next], tv.vals[tv.next] = t, v
+	tv.next = (tv.next + 1) % len(tv.keys)
+	return v
 }
 
 // insertEvidenceControls links the items to their controls.
@@ -645,25 +667,31 @@ func (s *Store) EvidenceList(ctx context.Context, orgID int64, f domain.Evidence
 	return out, nil
 }
 
-// EvidenceContent returns the organization's content kept inline under the hash;
-// KindNotFound when there is none (the content may be in the blob store).
-func (s *Store) EvidenceContent(ctx context.Context, orgID int64, sha string) ([]byte, error) {
-	if len(sha) != 2*sha256.Size || strings.Trim(sha, "0123456789abcdef") != "" {
-		return nil, domain.Invalid("sha256", "not a SHA-256 digest in lower-case hex")
-	}
+// EvidenceContent returns the content kept inline for one of the organization's items,
+// after checking it against the item's SHA-256; KindNotFound when there is no such item
+// or its content is in the blob store.
+func (s *Store) EvidenceContent(ctx context.Context, orgID, evidenceID int64) ([]byte, error) {
 	var data []byte
-	err := s.rdb.QueryRowContext(ctx, `SELECT data FROM evidence_contents WHERE org_id = $1 AND sha256 = $2`, orgID, sha).Scan(&data)
+	var sum string
+	err := s.rdb.QueryRowContext(ctx, `SELECT c.data, e.sha256 FROM evidence_contents c JOIN evidence e ON e.id = c.evidence_id
+		WHERE c.evidence_id = $1 AND c.org_id = $2 AND e.org_id = $2`, evidenceID, orgID).Scan(&data, &sum)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, domain.NotFound("content")
+		return nil, domain.NotFound("inline content")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("evidence content %s: %w", sha, err)
+		return nil, fmt.Errorf("content of evidence %d: %w", evidenceID, err)
+	}
+	if got := sha256.Sum256(data); hex.EncodeToString(got[:]) != sum {
+		return nil, fmt.Errorf("content of evidence %d: %w", evidenceID, ErrContentCorrupt)
 	}
 	if data == nil {
 		data = []byte{}
 	}
 	return data, nil
 }
+
+// ErrContentCorrupt reports inline content that no longer matches its item's SHA-256.
+var ErrContentCorrupt = errors.New("stored content does not match its SHA-256")
 
 // LatestEvidence returns, for each of the organization's controls with current evidence
 // (neither superseded nor retracted), the latest end of those items' effective periods.

@@ -3,6 +3,7 @@ package store_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -87,7 +88,7 @@ func TestAddEvidence(t *testing.T) {
 		if diff := cmp.Diff(want, loadEvidence(t, s, o.ID, want.ID)); diff != "" {
 			t.Errorf("Evidence(%d) (-want +got):\n%s", want.ID, diff)
 		}
-		got, err := s.EvidenceContent(ctx, o.ID, want.SHA256)
+		got, err := s.EvidenceContent(ctx, o.ID, want.ID)
 		must(t, "EvidenceContent", err)
 		if string(got) != string(content) {
 			t.Errorf("EvidenceContent = %q; want %q", got, content)
@@ -161,10 +162,17 @@ func TestAddEvidenceBatch(t *testing.T) {
 		if added[3].MediaType != "application/octet-stream" {
 			t.Errorf("item without a media type got %q; want application/octet-stream", added[3].MediaType)
 		}
-		_, err = s.EvidenceContent(ctx, o.ID, blobSHA)
+		_, err = s.EvidenceContent(ctx, o.ID, added[1].ID)
 		wantKind(t, "EvidenceContent(blob item)", err, domain.KindNotFound)
-		_, err = s.EvidenceContent(ctx, o.ID, "NOT-A-HASH")
-		wantInvalid(t, "EvidenceContent(malformed hash)", err, "sha256")
+		_, err = s.EvidenceContent(ctx, o.ID, added[len(added)-1].ID+1)
+		wantKind(t, "EvidenceContent(no such item)", err, domain.KindNotFound)
+		// The same content twice in a batch is there for each item.
+		for _, i := range []int{0, 2} {
+			got, err := s.EvidenceContent(ctx, o.ID, added[i].ID)
+			if err != nil || string(got) != string(items[i].Content) {
+				t.Errorf("EvidenceContent(item %d) = %q, %v; want %q", i, got, err, items[i].Content)
+			}
+		}
 
 		events := trail(t, s, o.ID)[before:]
 		if len(events) != len(items) {
@@ -214,10 +222,7 @@ func TestAddEvidenceInvalid(t *testing.T) {
 				}
 				// In a batch the error says which item.
 				_, err = s.AddEvidence(ctx, admin, acme.ID, []domain.NewEvidence{noteItem("Good", mfa.ID), item})
-				wantInvalid(t, "AddEvidence(batch)", err, tt.field)
-				if !strings.Contains(err.Error(), "items[1]: ") {
-					t.Errorf("AddEvidence(batch) = %v; want it to name items[1]", err)
-				}
+				wantInvalid(t, "AddEvidence(batch)", err, "items[1]."+tt.field)
 			})
 		}
 		_, err := s.AddEvidence(ctx, admin, acme.ID, nil)
@@ -270,8 +275,6 @@ func TestAddEvidenceRollsBack(t *testing.T) {
 		if len(list) != 1 || list[0].Title != "Before" {
 			t.Errorf("EvidenceList after the failed batch = %v; want only the item added before", ids(list))
 		}
-		_, err = s.EvidenceContent(ctx, o.ID, sha(batch[0].Content))
-		wantKind(t, "EvidenceContent(content of the failed batch)", err, domain.KindNotFound)
 		latest, err := s.LatestEvidence(ctx, o.ID)
 		must(t, "LatestEvidence", err)
 		if diff := cmp.Diff(map[int64]time.Time{mfa.ID: day("2026-03-31")}, latest); diff != "" {
@@ -437,8 +440,8 @@ func TestEvidenceTenancy(t *testing.T) {
 
 		_, err := s.Evidence(ctx, acme.ID, theirs.ID)
 		wantKind(t, "Evidence(another organization's item)", err, domain.KindNotFound)
-		_, err = s.EvidenceContent(ctx, acme.ID, theirs.SHA256)
-		wantKind(t, "EvidenceContent(another organization's content)", err, domain.KindNotFound)
+		_, err = s.EvidenceContent(ctx, acme.ID, theirs.ID)
+		wantKind(t, "EvidenceContent(another organization's item)", err, domain.KindNotFound)
 		list, err := s.EvidenceList(ctx, acme.ID, domain.EvidenceFilter{IncludeRetracted: true, IncludeSuperseded: true})
 		must(t, "EvidenceList", err)
 		if diff := cmp.Diff([]int64{mine.ID}, ids(list)); diff != "" {
@@ -454,13 +457,23 @@ func TestEvidenceTenancy(t *testing.T) {
 		if _, ok := latest[theirs.ControlIDs[0]]; ok || len(latest) != 1 {
 			t.Errorf("LatestEvidence(acme) = %v; want only acme's control", latest)
 		}
-		// The same content in two organizations is kept, and found, in each.
-		same := noteItem("Mine", controlByRef(t, s, other.ID, "HR-01").ID)
-		addOne(t, s, other.ID, same)
-		for _, o := range []*domain.Organization{acme, other} {
-			if _, err := s.EvidenceContent(ctx, o.ID, mine.SHA256); err != nil {
-				t.Errorf("EvidenceContent(%s, shared content) = %v", o.Slug, err)
-			}
+		if got, err := s.EvidenceContent(ctx, acme.ID, mine.ID); err != nil || string(got) != "Reviewed: Mine" {
+			t.Errorf("EvidenceContent(acme, its own item) = %q, %v; want its content", got, err)
+		}
+	})
+}
+
+// TestEvidenceContentCorrupt changes inline content behind the store's back: reading it
+// fails rather than serving bytes that no longer match the item's hash.
+func TestEvidenceContentCorrupt(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		o := newOrg(t, s, "acme")
+		e := addOne(t, s, o.ID, noteItem("Fragile"))
+		must(t, "tamper", s.ExecForTest(ctx, `UPDATE evidence_contents SET data = $1 WHERE evidence_id = $2`, []byte("Reviewed: Sturdy"), e.ID))
+		_, err := s.EvidenceContent(ctx, o.ID, e.ID)
+		if !errors.Is(err, store.ErrContentCorrupt) {
+			t.Errorf("EvidenceContent(tampered) = %v; want ErrContentCorrupt", err)
 		}
 	})
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/evidenthq/evident/internal/domain"
 )
@@ -71,9 +72,6 @@ func (s *Store) AddEvidenceWithoutLedgerForTest(ctx context.Context, actor domai
 	if err != nil {
 		return err
 	}
-	if err := s.insertContents(ctx, tx, orgID, evs, contents); err != nil {
-		return err
-	}
 	// Without the ledger, events and evidence rows may each be further ahead.
 	var nextEvent, nextItem int64
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(idx) + 1, 0) FROM events WHERE org_id = $1`, orgID).Scan(&nextEvent); err != nil {
@@ -89,13 +87,21 @@ func (s *Store) AddEvidenceWithoutLedgerForTest(ctx context.Context, actor domai
 	if err := s.insertEvidenceRows(ctx, tx, actor, orgID, evs); err != nil {
 		return err
 	}
+	if err := s.insertContents(ctx, tx, orgID, evs, contents); err != nil {
+		return err
+	}
 	if err := s.insertEvidenceControls(ctx, tx, orgID, evs); err != nil {
 		return err
 	}
 	if events {
-		rows, err := s.eventRows(actor, orgID, next, evidenceEvents(evs, refs, domain.EventEvidenceAdded))
-		if err != nil {
-			return err
+		at, rows := s.now(), make([]domain.Event, len(evs))
+		for i, ev := range evidenceEvents(evs, refs, domain.EventEvidenceAdded) {
+			raw, err := json.Marshal(ev.data)
+			if err != nil {
+				return err
+			}
+			rows[i] = domain.Event{OrgID: orgID, Index: next + int64(i), At: at, ActorID: actor.UserID, Actor: actor.Email,
+				Type: ev.typ, Subject: ev.subject, Data: raw}
 		}
 		if err := s.insertEvents(ctx, tx, rows); err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -114,65 +115,87 @@ func (s *Store) appendEvents(ctx context.Context, tx *sql.Tx, actor domain.Actor
 	if err != nil {
 		return 0, err
 	}
-	first := l.next
-	events, err := s.eventRows(actor, orgID, first, evs)
+	enc, err := encodeEvents(actor, orgID, l.next, s.now(), evs)
 	if err != nil {
 		return 0, err
 	}
-	// From here on a failure leaves hashes in l that were never stored.
-	hashes, err := s.entryHashes(ctx, tx, l, events)
-	if err == nil {
-		err = s.insertEvents(ctx, tx, events)
-	}
-	if err == nil {
-		err = s.insertHashes(ctx, tx, orgID, ledger.AppendIndex(first), hashes)
-	}
-	if err != nil {
-		l.broken = fmt.Errorf("ledger of organization %d: an earlier append failed: %w", orgID, err)
-		return 0, err
-	}
-	l.next += int64(len(events))
-	return first, nil
+	return s.appendEncoded(ctx, tx, l, enc)
 }
 
-// eventRows encodes events about to be appended from index first, all at the same time.
-func (s *Store) eventRows(actor domain.Actor, orgID, first int64, evs []newEvent) ([]domain.Event, error) {
+// encodedEvents are events about to be appended, with the canonical encodings of their
+// ledger entries.
+type encodedEvents struct {
+	events    []domain.Event
+	canonical [][]byte
+}
+
+// encodeEvents encodes events about to be appended from index first, all at time at. It
+// does no I/O, so a large batch can be encoded beside the statements of its transaction.
+func encodeEvents(actor domain.Actor, orgID, first int64, at time.Time, evs []newEvent) (encodedEvents, error) {
 	name := actor.Email
 	if name == "" {
 		name = domain.SystemActor.Email
 	}
-	at := s.now()
-	events := make([]domain.Event, len(evs))
+	enc := encodedEvents{events: make([]domain.Event, len(evs)), canonical: make([][]byte, len(evs))}
 	for i, ev := range evs {
 		raw, err := json.Marshal(ev.data)
 		if err != nil {
-			return nil, fmt.Errorf("event %s: encode data: %w", ev.typ, err)
+			return encodedEvents{}, fmt.Errorf("event %s: encode data: %w", ev.typ, err)
 		}
-		events[i] = domain.Event{
+		e := domain.Event{
 			OrgID: orgID, Index: first + int64(i), At: at, ActorID: actor.UserID, Actor: name,
 			Type: ev.typ, Subject: ev.subject, Data: raw,
 		}
+		// The entry is made from the event exactly as its row will store it, so that
+		// anyone can recompute it from the row alone.
+		c, err := ledger.FromEvent(e).Canonical()
+		if err != nil {
+			return encodedEvents{}, fmt.Errorf("event %s: ledger entry: %w", ev.typ, err)
+		}
+		enc.events[i], enc.canonical[i] = e, c
 	}
-	return events, nil
+	return enc, nil
 }
 
-// entryHashes computes the stored hashes that appending the events adds, in order, and
-// records them in l.
-func (s *Store) entryHashes(ctx context.Context, tx *sql.Tx, l *txLedger, events []domain.Event) ([]tlog.Hash, error) {
+// appendEncoded stores encoded events, which must start at the ledger's next index, with
+// the stored hashes they add to the tree, and returns the index of the first.
+func (s *Store) appendEncoded(ctx context.Context, tx *sql.Tx, l *txLedger, enc encodedEvents) (int64, error) {
+	first := l.next
+	if len(enc.events) == 0 {
+		return first, nil
+	}
+	if enc.events[0].Index != first {
+		return 0, fmt.Errorf("ledger of organization %d: events encoded from index %d, but the next is %d", l.orgID, enc.events[0].Index, first)
+	}
+	// From here on a failure leaves hashes in l that were never stored.
+	hashes, err := s.entryHashes(ctx, tx, l, enc)
+	if err == nil {
+		err = s.insertEvents(ctx, tx, enc.events)
+	}
+	if err == nil {
+		err = s.insertHashes(ctx, tx, l.orgID, ledger.AppendIndex(first), hashes)
+	}
+	if err != nil {
+		l.broken = fmt.Errorf("ledger of organization %d: an earlier append failed: %w", l.orgID, err)
+		return 0, err
+	}
+	l.next += int64(len(enc.events))
+	return first, nil
+}
+
+// entryHashes computes the stored hashes that appending the encoded events adds, in
+// order, and records them in l.
+func (s *Store) entryHashes(ctx context.Context, tx *sql.Tx, l *txLedger, enc encodedEvents) ([]tlog.Hash, error) {
 	r := &txHashReader{ctx: ctx, tx: tx, s: s, l: l}
-	out := make([]tlog.Hash, 0, 2*len(events)+1)
-	for _, e := range events {
-		canonical, err := ledger.FromEvent(e).Canonical()
-		if err != nil {
-			return nil, fmt.Errorf("event %s: ledger entry: %w", e.Type, err)
-		}
-		hs, err := ledger.HashesForAppend(e.Index, canonical, r)
+	out := make([]tlog.Hash, 0, 2*len(enc.events)+1)
+	for i, e := range enc.events {
+		hs, err := ledger.HashesForAppend(e.Index, enc.canonical[i], r)
 		if err != nil {
 			return nil, err
 		}
 		base := ledger.AppendIndex(e.Index)
-		for i, h := range hs {
-			l.hashes[base+int64(i)] = h
+		for j, h := range hs {
+			l.hashes[base+int64(j)] = h
 		}
 		out = append(out, hs...)
 	}

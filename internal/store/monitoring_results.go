@@ -12,6 +12,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/evidenthq/evident/internal/domain"
@@ -95,11 +96,14 @@ func prepareResult(t monitor.Test, tr *monitor.TestResult, names map[string]stri
 	default:
 		j.status = monitor.StatusNoData
 	}
-	var buf bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-	if err != nil {
-		return nil, err
+	j.blob = []byte{}
+	if len(j.verdicts) == 0 {
+		return j, nil
 	}
+	var buf bytes.Buffer
+	zw := gzipWriters.Get().(*gzip.Writer)
+	defer gzipWriters.Put(zw)
+	zw.Reset(&buf)
 	enc := json.NewEncoder(zw)
 	for _, v := range j.verdicts {
 		if err := enc.Encode(storedVerdict{ID: v.ExternalID, Name: v.Name, Status: v.Status.String(), Message: v.Message}); err != nil {
@@ -113,8 +117,18 @@ func prepareResult(t monitor.Test, tr *monitor.TestResult, names map[string]stri
 	return j, nil
 }
 
-// decodeVerdicts reads a result's compact verdicts.
+// gzipWriters holds compressors for verdicts: each allocates hundreds of kilobytes, and a
+// run compresses the verdicts of every test.
+var gzipWriters = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed) // a valid level never fails
+	return zw
+}}
+
+// decodeVerdicts reads a result's compact verdicts; an empty blob holds none.
 func decodeVerdicts(blob []byte) ([]storedVerdict, error) {
+	if len(blob) == 0 {
+		return nil, nil
+	}
 	zr, err := gzip.NewReader(bytes.NewReader(blob))
 	if err != nil {
 		return nil, err

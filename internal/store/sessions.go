@@ -68,7 +68,7 @@ func truncateUTF8(s string, n int) string {
 func (s *Store) Session(ctx context.Context, tokenHash []byte) (*domain.Session, error) {
 	var sess domain.Session
 	var created, seen, expires dbTime
-	err := s.rdb.QueryRowContext(ctx, `SELECT token_hash, user_id, org_id, created_at, last_seen_at, expires_at, ip, user_agent
+	err := s.readRow(ctx, `SELECT token_hash, user_id, org_id, created_at, last_seen_at, expires_at, ip, user_agent
 		FROM sessions WHERE token_hash = $1`, tokenHash).
 		Scan(&sess.TokenHash, &sess.UserID, &sess.OrgID, &created, &seen, &expires, &sess.IP, &sess.UserAgent)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -316,7 +316,7 @@ func scanMember(row interface{ Scan(...any) error }) (*domain.Member, error) {
 
 // Member returns a user as a member of the organization.
 func (s *Store) Member(ctx context.Context, orgID, userID int64) (*domain.Member, error) {
-	m, err := scanMember(s.rdb.QueryRowContext(ctx, `SELECT `+memberColumns+`
+	m, err := scanMember(s.readRow(ctx, `SELECT `+memberColumns+`
 		FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 AND m.user_id = $2`, orgID, userID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, domain.NotFound("member")
@@ -352,7 +352,7 @@ func (s *Store) Members(ctx context.Context, orgID int64) ([]domain.Member, erro
 
 // Memberships lists the organizations a user belongs to, by organization name.
 func (s *Store) Memberships(ctx context.Context, userID int64) ([]domain.Membership, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT o.id, o.slug, o.name, o.created_at, m.role
+	rows, err := s.readRows(ctx, `SELECT o.id, o.slug, o.name, o.created_at, m.role
 		FROM memberships m JOIN organizations o ON o.id = m.org_id WHERE m.user_id = $1`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("list memberships: %w", err)

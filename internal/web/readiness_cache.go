@@ -33,6 +33,10 @@ const viewTTL = 10 * time.Second
 // viewOrgs bounds how many organizations' results are kept.
 const viewOrgs = 128
 
+// viewComputeTimeout bounds one computation, which runs on even if the request that
+// started it goes away, for the sake of the requests waiting for it.
+const viewComputeTimeout = 30 * time.Second
+
 // viewKey is what a kept result was computed for.
 type viewKey struct {
 	version domain.OrgVersion
@@ -97,9 +101,9 @@ var errComputePanicked = errors.New("computing the organization's view failed")
 // get returns the organization's value for a request that read key: the kept one if it
 // covers key and has not expired, else the one computed by compute. Values shared by
 // requests must be treated as read-only. A failed computation is not kept. The
-// computation runs without the request's cancellation, so that a client that goes away
-// does not fail those waiting for the same result; a waiting request stops waiting when
-// its own context ends.
+// computation runs without the request's cancellation, within viewComputeTimeout, so that
+// a client that goes away does not fail those waiting for the same result; a waiting
+// request stops waiting when its own context ends.
 func (c *orgCache[V]) get(ctx context.Context, orgID int64, key viewKey, compute func(context.Context) (V, error)) (V, error) {
 	c.mu.Lock()
 	it := c.items[orgID]
@@ -138,7 +142,9 @@ func (c *orgCache[V]) fill(ctx context.Context, orgID int64, it *cacheItem[V], c
 		it.expires = c.now().Add(c.lifetime())
 		close(it.done)
 	}()
-	it.val, it.err = compute(context.WithoutCancel(ctx))
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), viewComputeTimeout)
+	defer cancel()
+	it.val, it.err = compute(cctx)
 	finished = true
 }
 

@@ -12,7 +12,9 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/evidenthq/evident/internal/domain"
@@ -210,16 +212,33 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, pg *page
 	if !ok {
 		return fmt.Errorf("render: no template %q", name)
 	}
-	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "layout", pg); err != nil {
+	buf := pageBuffers.Get().(*bytes.Buffer)
+	defer putPageBuffer(buf)
+	if err := t.ExecuteTemplate(buf, "layout", pg); err != nil {
 		return fmt.Errorf("render %s: %w", name, err)
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = buf.WriteTo(w)
 	return nil
+}
+
+// pageBuffers keeps the buffers pages are rendered into, so that a busy server does not
+// grow a new one to the size of a page for every request.
+var pageBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledPage is the largest buffer kept for reuse; the rare larger page's is dropped.
+const maxPooledPage = 1 << 20
+
+func putPageBuffer(b *bytes.Buffer) {
+	if b.Cap() > maxPooledPage {
+		return
+	}
+	b.Reset()
+	pageBuffers.Put(b)
 }
 
 // pageHandler is a page that needs a signed-in person. It returns an error rather than
@@ -502,6 +521,7 @@ func upperFirst(s string) string {
 // templateFuncs are the helpers every template can call.
 var templateFuncs = template.FuncMap{
 	"statusLabel": func(s domain.ControlStatus) string { return s.Label() },
+	"icon":        icon,
 	"date":        fmtDate,
 	"datetime":    fmtDateTime,
 	"ago":         ago,

@@ -63,11 +63,13 @@ CREATE TABLE evidence_controls (
 );
 CREATE INDEX evidence_controls_control ON evidence_controls (org_id, control_id, evidence_id);
 
--- evidence_contents keeps small content (up to 64 KiB) beside the metadata, so that a
--- batch of items is made durable by one commit; larger content is in the blob store.
+-- evidence_contents keeps small content (up to 64 KiB) beside the item's metadata, so that
+-- a batch of items is made durable by one commit; larger content is in the blob store.
+-- Content is kept per item, in the order items are added: a table keyed by content hash
+-- would take each batch's writes to random places of a growing index, which costs more
+-- than the storage its de-duplication saves. (The blob store de-duplicates large content.)
 CREATE TABLE evidence_contents (
-    org_id BIGINT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
-    sha256 TEXT NOT NULL CHECK (length(sha256) = 64),
-    data   BYTEA NOT NULL,
-    PRIMARY KEY (org_id, sha256)
+    evidence_id BIGINT PRIMARY KEY REFERENCES evidence (id) ON DELETE CASCADE,
+    org_id      BIGINT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    data        BYTEA NOT NULL
 );

@@ -67,11 +67,13 @@ CREATE TABLE evidence_controls (
 ) WITHOUT ROWID;
 CREATE INDEX evidence_controls_control ON evidence_controls (org_id, control_id, evidence_id);
 
--- evidence_contents keeps small content (up to 64 KiB) beside the metadata, so that a
--- batch of items is made durable by one commit; larger content is in the blob store.
+-- evidence_contents keeps small content (up to 64 KiB) beside the item's metadata, so that
+-- a batch of items is made durable by one commit; larger content is in the blob store.
+-- Content is kept per item, in the order items are added: a table keyed by content hash
+-- would take each batch's writes to random places of a growing index, which costs more
+-- than the storage its de-duplication saves. (The blob store de-duplicates large content.)
 CREATE TABLE evidence_contents (
-    org_id INTEGER NOT NULL REFERENCES organizations (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
-    sha256 TEXT NOT NULL CHECK (length(sha256) = 64),
-    data   BLOB NOT NULL,
-    UNIQUE (org_id, sha256)
+    evidence_id INTEGER PRIMARY KEY REFERENCES evidence (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+    org_id      INTEGER NOT NULL REFERENCES organizations (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+    data        BLOB NOT NULL
 );
