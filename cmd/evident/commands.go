@@ -64,6 +64,9 @@ func (m *Main) commands() []*command {
 		m.evidenceListCommand(),
 		m.ledgerCheckpointCommand(),
 		m.exportEvidenceCommand(),
+		m.importCommand(),
+		m.testRunCommand(),
+		m.collectCommand(),
 		m.verifyCommand(),
 		m.catalogCommand(),
 		m.readinessCommand(),
@@ -72,7 +75,7 @@ func (m *Main) commands() []*command {
 }
 
 // groups are the commands that take a second word.
-var groups = map[string]bool{"org": true, "user": true, "token": true, "evidence": true, "ledger": true, "export": true}
+var groups = map[string]bool{"org": true, "user": true, "token": true, "evidence": true, "ledger": true, "export": true, "test": true}
 
 // findCommand finds the command the arguments name and returns the arguments after its name.
 func (m *Main) findCommand(args []string) (*command, []string, error) {

@@ -56,6 +56,9 @@ type Config struct {
 	BaseURL string
 	// DigestHour is the hour of the day, UTC, from which the daily digests are sent.
 	DigestHour int
+	// SecretKey is the file holding the key that seals connection credentials. Empty:
+	// the file secret.key in DataDir, generated at first use. Replicas must share it.
+	SecretKey string
 }
 
 // The defaults.
@@ -73,6 +76,8 @@ const (
 	DefaultDigestHour = 7
 	// ledgerKeyFileName is the signing key's file in the data directory.
 	ledgerKeyFileName = "ledger.key"
+	// secretKeyFileName is the credential sealing key's file in the data directory.
+	secretKeyFileName = "secret.key"
 	// minCheckpointInterval keeps the publisher from spinning.
 	minCheckpointInterval = time.Second
 )
@@ -95,6 +100,7 @@ const (
 	envMailFrom           = "EVIDENT_MAIL_FROM"
 	envBaseURL            = "EVIDENT_BASE_URL"
 	envDigestHour         = "EVIDENT_DIGEST_HOUR"
+	envSecretKey          = "EVIDENT_SECRET_KEY"
 )
 
 // defaultConfig returns the built-in defaults overridden by the environment.
@@ -138,6 +144,7 @@ func defaultConfig(getenv func(string) string) (Config, error) {
 	}
 	c.Blobs = secret(getenv(envBlobs))
 	c.LedgerKey = getenv(envLedgerKey)
+	c.SecretKey = getenv(envSecretKey)
 	c.SMTPURL = secret(getenv(envSMTPURL))
 	c.MailFrom = getenv(envMailFrom)
 	c.BaseURL = getenv(envBaseURL)
@@ -200,11 +207,17 @@ func (c *Config) bindLedgerKey(fs *flag.FlagSet) {
 	fs.StringVar(&c.LedgerKey, "ledger-key", c.LedgerKey, "file with the key that signs ledger checkpoints, which the server creates at first start with mode 0600; replicas must share it (env "+envLedgerKey+"; default: ledger.key in the data directory)")
 }
 
+// bindSecretKey adds --secret-key, for the commands that open connection credentials.
+func (c *Config) bindSecretKey(fs *flag.FlagSet) {
+	fs.StringVar(&c.SecretKey, "secret-key", c.SecretKey, "file with the key that seals connection credentials, created at first use with mode 0600; replicas must share it (env "+envSecretKey+"; default: secret.key in the data directory)")
+}
+
 // bindEvidenceServer adds the flags of the serving commands for evidence, checkpoints
 // and the email digest.
 func (c *Config) bindEvidenceServer(fs *flag.FlagSet) {
 	c.bindBlobs(fs)
 	c.bindLedgerKey(fs)
+	c.bindSecretKey(fs)
 	fs.Var(&c.MaxUpload, "max-upload", "largest evidence file accepted, such as 100MiB or 2GB (env "+envMaxUpload+")")
 	fs.DurationVar(&c.CheckpointInterval, "checkpoint-interval", c.CheckpointInterval, "how often ledgers that grew get a signed checkpoint (env "+envCheckpointInterval+")")
 	fs.Var(&c.SMTPURL, "smtp-url", "mail server for the daily evidence digest: smtp://user:password@host:587 (STARTTLS), smtps://… (TLS) or smtp://host:25?tls=none (env "+envSMTPURL+"; default: no email)")
@@ -305,6 +318,14 @@ func (c *Config) LedgerKeyPath() string {
 		return c.LedgerKey
 	}
 	return filepath.Join(c.DataDir, ledgerKeyFileName)
+}
+
+// SecretKeyPath is the credential sealing key's file.
+func (c *Config) SecretKeyPath() string {
+	if c.SecretKey != "" {
+		return c.SecretKey
+	}
+	return filepath.Join(c.DataDir, secretKeyFileName)
 }
 
 // BlobsLabel names the blob store for logs and messages, without credentials.

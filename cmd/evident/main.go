@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/evidenthq/evident/internal/collect"
 	"github.com/evidenthq/evident/internal/domain"
 	"github.com/evidenthq/evident/internal/evidence"
 	"github.com/evidenthq/evident/internal/store"
@@ -85,6 +86,9 @@ type Main struct {
 	Evidence  *evidence.Service
 	Publisher *evidence.Publisher
 	LedgerKey *ledgerKey
+	// Collect runs connections and tests, for the serving commands; its scheduler runs
+	// due connections in the background.
+	Collect *collect.Service
 
 	cmd     *command
 	cmdArgs []string
@@ -183,8 +187,9 @@ func (m *Main) URL() string {
 }
 
 // Close shuts down in order: the HTTP server (letting requests finish up to the shutdown
-// timeout), then the background workers (the checkpoint publisher signing a last
-// checkpoint of every ledger that grew), then the database. It is safe to call more
+// timeout), then the background workers (the connection scheduler recording runs it
+// stopped, the checkpoint publisher signing a last checkpoint of every ledger that
+// grew), then the database. It is safe to call more
 // than once and for every command.
 func (m *Main) Close() error {
 	m.closeOnce.Do(func() { m.closeErr = m.shutdown() })

@@ -15,6 +15,7 @@ import (
 	"github.com/evidenthq/evident/internal/auth"
 	"github.com/evidenthq/evident/internal/bundle"
 	"github.com/evidenthq/evident/internal/catalog"
+	"github.com/evidenthq/evident/internal/collect"
 	"github.com/evidenthq/evident/internal/domain"
 	"github.com/evidenthq/evident/internal/evidence"
 	"github.com/evidenthq/evident/internal/notify"
@@ -53,7 +54,11 @@ S3-compatible bucket for several replicas. Every ledger that grew gets a signed
 checkpoint every --checkpoint-interval, and once more at shutdown, with the key in
 --ledger-key (created at first start; replicas must share it). With --smtp-url and
 --mail-from, owners of controls whose evidence is due, overdue or missing get a daily
-digest by email from --digest-hour (UTC), each digest sent once across replicas.`)
+digest by email from --digest-hour (UTC), each digest sent once across replicas.
+
+Connections run on their schedules in the background; with several replicas each due
+connection runs in one of them. Their credentials are sealed with the key in
+--secret-key (created at first start; replicas must share it).`)
 	m.Config.bindStorage(c.flags)
 	m.Config.bindServer(c.flags)
 	m.Config.bindEvidenceServer(c.flags)
@@ -140,6 +145,9 @@ func (m *Main) openEvidence(ctx context.Context) error {
 	m.Evidence = &evidence.Service{Store: m.Store, Blobs: blobs, Now: m.Now, MaxUpload: int64(m.Config.MaxUpload)}
 	m.LedgerKey = key
 	m.Publisher = m.newPublisher(key)
+	if m.Collect, err = m.openCollect(m.Evidence); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -196,6 +204,8 @@ func (m *Main) startServer(ctx context.Context) error {
 		LedgerKey:     m.LedgerKey.Public,
 		MaxUpload:     int64(m.Config.MaxUpload),
 		BundleSource:  m.bundleSource,
+		Collect:       m.Collect,
+		Monitoring:    m.Store,
 	})
 	if err != nil {
 		return fmt.Errorf("build web server: %w", err)
@@ -226,6 +236,7 @@ func (m *Main) startServer(ctx context.Context) error {
 	m.stopWorkers = cancel
 	m.workers.Go(func() { m.cleanSessions(wctx, authSvc, sessionCleanupInterval) })
 	m.workers.Go(func() { m.Publisher.Run(wctx, m.Config.CheckpointInterval) })
+	m.workers.Go(func() { _ = (&collect.Scheduler{Service: m.Collect}).Run(wctx) })
 	if digests != nil {
 		m.workers.Go(func() { digests.Run(wctx, digestCheckInterval) })
 		if m.Config.BaseURL == "" {

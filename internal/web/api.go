@@ -109,7 +109,7 @@ func (s *Server) apiRoutes() []apiRoute {
 		{"GET", "/tokens", accessAdmin, s.apiTokens},
 		{"POST", "/tokens", accessAdmin, s.apiCreateToken},
 		{"DELETE", "/tokens/{id}", accessAdmin, s.apiRevokeToken},
-	}, s.apiEvidenceRoutes()...)
+	}, append(s.apiEvidenceRoutes(), s.apiMonitoringRoutes()...)...)
 }
 
 // routesAPI registers /api/v1: each route with its method, and for each path a fallback

@@ -19,6 +19,7 @@ import (
 
 	"github.com/evidenthq/evident/internal/auth"
 	"github.com/evidenthq/evident/internal/catalog"
+	"github.com/evidenthq/evident/internal/collect"
 	"github.com/evidenthq/evident/internal/domain"
 	"github.com/evidenthq/evident/internal/store"
 	"github.com/evidenthq/evident/internal/store/storetest"
@@ -65,7 +66,9 @@ func newAPIFixtureWith(tb testing.TB, wrap func(domain.Store) domain.Store) *api
 	}
 	srv, err := New(Config{
 		Store: served, Catalog: cat, Auth: f.auth,
-		Logger: slog.New(slog.NewTextHandler(f.logs, nil)),
+		Logger:     slog.New(slog.NewTextHandler(f.logs, nil)),
+		Collect:    &collect.Service{Store: st},
+		Monitoring: st,
 	})
 	if err != nil {
 		tb.Fatalf("New: %v", err)

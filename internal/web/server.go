@@ -21,6 +21,7 @@ import (
 	"github.com/evidenthq/evident/internal/auth"
 	"github.com/evidenthq/evident/internal/bundle"
 	"github.com/evidenthq/evident/internal/catalog"
+	"github.com/evidenthq/evident/internal/collect"
 	"github.com/evidenthq/evident/internal/domain"
 	"github.com/evidenthq/evident/internal/evidence"
 )
@@ -55,6 +56,20 @@ type Config struct {
 	// BundleSource returns what an export of the organization's evidence reads: its
 	// evidence, ledger and latest checkpoint. Without it exports are refused.
 	BundleSource func(ctx context.Context, org domain.Organization) (bundle.Source, error)
+	// Collect stores pushed resources and runs the tests. Without it resources cannot be
+	// pushed.
+	Collect *collect.Service
+	// Monitoring reads the inventory and the tests' current outcomes. Without it the
+	// inventory and test listings are refused.
+	Monitoring MonitoringReader
+}
+
+// MonitoringReader reads what continuous monitoring keeps. *store.Store satisfies it.
+type MonitoringReader interface {
+	// Resources lists the organization's resources, filtered and paged.
+	Resources(ctx context.Context, orgID int64, f domain.ResourceFilter) ([]domain.Resource, error)
+	// TestSummaries returns each test's current outcome, from its latest run.
+	TestSummaries(ctx context.Context, orgID int64, now time.Time) ([]domain.TestSummary, error)
 }
 
 // Server is the HTTP handler for pages, the API and health checks.
