@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -128,27 +127,8 @@ func (c Config) Redacted() Config {
 	return c
 }
 
-// Options tune how the connector talks to GitHub. The zero value is ready for production.
-type Options struct {
-	// HTTPClient sends the requests; its transport is wrapped to retry and to record every
-	// response. Nil means a client with dial and TLS handshake timeouts. Its own Timeout,
-	// if set, bounds a request with all its retries and waits; prefer Timeout below.
-	HTTPClient *http.Client
-	// Now is the clock: it ends the pull request window, stamps recorded exchanges and is
-	// compared with rate-limit reset times. Nil means time.Now.
-	Now func() time.Time
-	// Timeout bounds each HTTP attempt, body included (default DefaultTimeout).
-	Timeout time.Duration
-	// MaxAttempts is how many times one request is sent in all, retrying rate limits, 5xx
-	// and dropped connections (default DefaultMaxAttempts).
-	MaxAttempts int
-	// MaxBackoff caps the exponential backoff between attempts (default DefaultMaxBackoff).
-	MaxBackoff time.Duration
-	// MaxWait is the longest rate-limit wait honoured (default DefaultMaxWait).
-	MaxWait time.Duration
-	// Sleep waits between attempts; nil means a timer. Tests replace it.
-	Sleep func(ctx context.Context, d time.Duration) error
-}
+// Options tune how the connector talks to its source; see connector.HTTPOptions.
+type Options = connector.HTTPOptions
 
 // Connector collects one GitHub organization. It is safe for concurrent use; each Collect
 // builds its own client and records its own exchanges.
@@ -168,21 +148,7 @@ func New(cfg Config, opts Options) (*Connector, error) {
 		cfg.PullRequestDays = DefaultPullRequestDays
 	}
 	cfg.Repositories = append([]string(nil), cfg.Repositories...)
-	if opts.Timeout <= 0 {
-		opts.Timeout = DefaultTimeout
-	}
-	if opts.MaxAttempts <= 0 {
-		opts.MaxAttempts = DefaultMaxAttempts
-	}
-	if opts.MaxBackoff <= 0 {
-		opts.MaxBackoff = DefaultMaxBackoff
-	}
-	if opts.MaxWait <= 0 {
-		opts.MaxWait = DefaultMaxWait
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
+	opts = opts.WithDefaults(connector.HTTPOptions{Timeout: DefaultTimeout, MaxAttempts: DefaultMaxAttempts, MaxBackoff: DefaultMaxBackoff, MaxWait: DefaultMaxWait})
 	return &Connector{cfg: cfg, opts: opts}, nil
 }
 
@@ -193,7 +159,7 @@ func (c *Connector) Kind() string { return Kind }
 // cannot be read (bad token, unknown organization) or ctx ends; every other failure is
 // reported per resource type in the collection's Errors.
 func (c *Connector) Collect(ctx context.Context) (*connector.Collection, error) {
-	rec := &connector.Recorder{Next: c.transport(), Now: c.opts.Now}
+	rec := &connector.Recorder{Next: c.opts.Transport(), Now: c.opts.Now}
 	client, err := c.client(rec)
 	if err != nil {
 		return nil, err
@@ -214,36 +180,9 @@ func (c *Connector) Collect(ctx context.Context) (*connector.Collection, error) 
 	return r.out, nil
 }
 
-// transport is the round tripper the recorder wraps.
-func (c *Connector) transport() http.RoundTripper {
-	if c.opts.HTTPClient != nil {
-		if c.opts.HTTPClient.Transport != nil {
-			return c.opts.HTTPClient.Transport
-		}
-		return http.DefaultTransport
-	}
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	t.TLSHandshakeTimeout = 10 * time.Second
-	return t
-}
-
 // client builds the SDK client: token, then retries, then the recorder, then the network.
 func (c *Connector) client(rec *connector.Recorder) (*gh.Client, error) {
-	hc := &http.Client{}
-	if c.opts.HTTPClient != nil {
-		*hc = *c.opts.HTTPClient
-	}
-	hc.Transport = &connector.Retry{
-		Next:        rec,
-		Throttled:   throttled,
-		Timeout:     c.opts.Timeout,
-		MaxAttempts: c.opts.MaxAttempts,
-		MaxBackoff:  c.opts.MaxBackoff,
-		MaxWait:     c.opts.MaxWait,
-		Now:         c.opts.Now,
-		Sleep:       c.opts.Sleep,
-	}
+	hc := c.opts.Client(c.opts.Retry(rec, throttled))
 	client := gh.NewClient(hc).WithAuthToken(c.cfg.Token)
 	if c.cfg.BaseURL != "" {
 		base := strings.TrimRight(c.cfg.BaseURL, "/") + "/"

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/mail"
 	"net/url"
@@ -150,27 +149,8 @@ func (c Config) Redacted() Config {
 	return c
 }
 
-// Options tune how the connector talks to Google. The zero value is ready for production.
-type Options struct {
-	// HTTPClient sends the requests, token requests included; its transport is wrapped to
-	// retry and, for API calls, to record every response. Nil means a client with dial and
-	// TLS handshake timeouts. Its own Timeout, if set, bounds a request with all its retries
-	// and waits; prefer Timeout below.
-	HTTPClient *http.Client
-	// Now stamps recorded exchanges; nil means time.Now.
-	Now func() time.Time
-	// Timeout bounds each HTTP attempt, body included (default DefaultTimeout).
-	Timeout time.Duration
-	// MaxAttempts is how many times one request is sent in all, retrying 429, rate-limit
-	// 403s, 5xx and dropped connections (default DefaultMaxAttempts).
-	MaxAttempts int
-	// MaxBackoff caps the exponential backoff between attempts (default DefaultMaxBackoff).
-	MaxBackoff time.Duration
-	// MaxWait is the longest Retry-After honoured (default DefaultMaxWait).
-	MaxWait time.Duration
-	// Sleep waits between attempts; nil means a timer. Tests replace it.
-	Sleep func(ctx context.Context, d time.Duration) error
-}
+// Options tune how the connector talks to its source; see connector.HTTPOptions.
+type Options = connector.HTTPOptions
 
 // Connector collects one Google Workspace account. It is safe for concurrent use; each
 // Collect builds its own clients and records its own exchanges.
@@ -189,21 +169,7 @@ func New(cfg Config, opts Options) (*Connector, error) {
 	if cfg.Customer == "" {
 		cfg.Customer = DefaultCustomer
 	}
-	if opts.Timeout <= 0 {
-		opts.Timeout = DefaultTimeout
-	}
-	if opts.MaxAttempts <= 0 {
-		opts.MaxAttempts = DefaultMaxAttempts
-	}
-	if opts.MaxBackoff <= 0 {
-		opts.MaxBackoff = DefaultMaxBackoff
-	}
-	if opts.MaxWait <= 0 {
-		opts.MaxWait = DefaultMaxWait
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
+	opts = opts.WithDefaults(connector.HTTPOptions{Timeout: DefaultTimeout, MaxAttempts: DefaultMaxAttempts, MaxBackoff: DefaultMaxBackoff, MaxWait: DefaultMaxWait})
 	return &Connector{cfg: cfg, opts: opts}, nil
 }
 
@@ -214,7 +180,7 @@ func (c *Connector) Kind() string { return Kind }
 // cannot be read (bad key, missing delegation, a subject who is not an administrator) or
 // ctx ends; a failure on a later page is reported in the collection's Errors.
 func (c *Connector) Collect(ctx context.Context) (*connector.Collection, error) {
-	rec := &connector.Recorder{Next: c.transport(), Now: c.opts.Now}
+	rec := &connector.Recorder{Next: c.opts.Transport(), Now: c.opts.Now}
 	svc, err := c.service(ctx, rec)
 	if err != nil {
 		return nil, err
@@ -228,33 +194,6 @@ func (c *Connector) Collect(ctx context.Context) (*connector.Collection, error) 
 	return out, nil
 }
 
-// transport is the round tripper the recorder wraps.
-func (c *Connector) transport() http.RoundTripper {
-	if c.opts.HTTPClient != nil {
-		if c.opts.HTTPClient.Transport != nil {
-			return c.opts.HTTPClient.Transport
-		}
-		return http.DefaultTransport
-	}
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	t.TLSHandshakeTimeout = 10 * time.Second
-	return t
-}
-
-func (c *Connector) retry(next http.RoundTripper) *connector.Retry {
-	return &connector.Retry{
-		Next:        next,
-		Throttled:   throttled,
-		Timeout:     c.opts.Timeout,
-		MaxAttempts: c.opts.MaxAttempts,
-		MaxBackoff:  c.opts.MaxBackoff,
-		MaxWait:     c.opts.MaxWait,
-		Now:         c.opts.Now,
-		Sleep:       c.opts.Sleep,
-	}
-}
-
 // service builds the Directory API client. API calls go through the token, retries, the
 // recorder and the network; token requests skip the recorder, as their answers are
 // credentials.
@@ -264,19 +203,13 @@ func (c *Connector) service(ctx context.Context, rec *connector.Recorder) (*admi
 		return nil, domain.Invalid("credentials", "must be the JSON key of a service account")
 	}
 	jwt.Subject = c.cfg.Subject
-	base := &http.Client{}
-	if c.opts.HTTPClient != nil {
-		*base = *c.opts.HTTPClient
-	}
-	tokenClient := *base
-	tokenClient.Transport = c.retry(c.transport())
-	apiClient := *base
-	apiClient.Transport = &oauth2.Transport{
-		Source: jwt.TokenSource(context.WithValue(ctx, oauth2.HTTPClient, &tokenClient)),
-		Base:   c.retry(rec),
-	}
+	tokenClient := c.opts.Client(c.opts.Retry(c.opts.Transport(), throttled))
+	apiClient := c.opts.Client(&oauth2.Transport{
+		Source: jwt.TokenSource(context.WithValue(ctx, oauth2.HTTPClient, tokenClient)),
+		Base:   c.opts.Retry(rec, throttled),
+	})
 	opts := []option.ClientOption{
-		option.WithHTTPClient(&apiClient),
+		option.WithHTTPClient(apiClient),
 		option.WithUserAgent("evident"),
 		// The client would log users' data at GOOGLE_SDK_GO_LOGGING_LEVEL=debug; the
 		// recorder is where answers are kept.

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -80,27 +79,8 @@ func (c Config) Redacted() Config {
 	return c
 }
 
-// Options tune how the connector talks to Okta. The zero value is ready for production.
-type Options struct {
-	// HTTPClient sends the requests; its transport is wrapped to retry and to record every
-	// response. Nil means a client with dial and TLS handshake timeouts. Its own Timeout,
-	// if set, bounds a request with all its retries and waits; prefer Timeout below.
-	HTTPClient *http.Client
-	// Now stamps recorded exchanges and is the clock rate-limit resets are read against
-	// when a response carries no Date header; nil means time.Now.
-	Now func() time.Time
-	// Timeout bounds each HTTP attempt, body included (default DefaultTimeout).
-	Timeout time.Duration
-	// MaxAttempts is how many times one request is sent in all, retrying 429, 5xx and
-	// dropped connections (default DefaultMaxAttempts).
-	MaxAttempts int
-	// MaxBackoff caps the exponential backoff between attempts (default DefaultMaxBackoff).
-	MaxBackoff time.Duration
-	// MaxWait is the longest rate-limit wait honoured (default DefaultMaxWait).
-	MaxWait time.Duration
-	// Sleep waits between attempts; nil means a timer. Tests replace it.
-	Sleep func(ctx context.Context, d time.Duration) error
-}
+// Options tune how the connector talks to its source; see connector.HTTPOptions.
+type Options = connector.HTTPOptions
 
 // Connector collects one Okta organization. It is safe for concurrent use; each Collect
 // builds its own client and records its own exchanges.
@@ -116,21 +96,7 @@ func New(cfg Config, opts Options) (*Connector, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if opts.Timeout <= 0 {
-		opts.Timeout = DefaultTimeout
-	}
-	if opts.MaxAttempts <= 0 {
-		opts.MaxAttempts = DefaultMaxAttempts
-	}
-	if opts.MaxBackoff <= 0 {
-		opts.MaxBackoff = DefaultMaxBackoff
-	}
-	if opts.MaxWait <= 0 {
-		opts.MaxWait = DefaultMaxWait
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
+	opts = opts.WithDefaults(connector.HTTPOptions{Timeout: DefaultTimeout, MaxAttempts: DefaultMaxAttempts, MaxBackoff: DefaultMaxBackoff, MaxWait: DefaultMaxWait})
 	return &Connector{cfg: cfg, opts: opts}, nil
 }
 
@@ -141,7 +107,7 @@ func (c *Connector) Kind() string { return Kind }
 // listed (bad token, unknown organization) or ctx ends; every other failure is reported
 // per resource type in the collection's Errors.
 func (c *Connector) Collect(ctx context.Context) (*connector.Collection, error) {
-	rec := &connector.Recorder{Next: c.transport(), Now: c.opts.Now}
+	rec := &connector.Recorder{Next: c.opts.Transport(), Now: c.opts.Now}
 	client, err := c.client(ctx, rec)
 	if err != nil {
 		return nil, err
@@ -155,36 +121,9 @@ func (c *Connector) Collect(ctx context.Context) (*connector.Collection, error) 
 	return r.out, nil
 }
 
-// transport is the round tripper the recorder wraps.
-func (c *Connector) transport() http.RoundTripper {
-	if c.opts.HTTPClient != nil {
-		if c.opts.HTTPClient.Transport != nil {
-			return c.opts.HTTPClient.Transport
-		}
-		return http.DefaultTransport
-	}
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	t.TLSHandshakeTimeout = 10 * time.Second
-	return t
-}
-
 // client builds the SDK client over retries, the recorder and the network.
 func (c *Connector) client(ctx context.Context, rec *connector.Recorder) (*sdk.APIClient, error) {
-	hc := &http.Client{}
-	if c.opts.HTTPClient != nil {
-		*hc = *c.opts.HTTPClient
-	}
-	hc.Transport = &connector.Retry{
-		Next:        rec,
-		Throttled:   throttled,
-		Timeout:     c.opts.Timeout,
-		MaxAttempts: c.opts.MaxAttempts,
-		MaxBackoff:  c.opts.MaxBackoff,
-		MaxWait:     c.opts.MaxWait,
-		Now:         c.opts.Now,
-		Sleep:       c.opts.Sleep,
-	}
+	hc := c.opts.Client(c.opts.Retry(rec, throttled))
 	u, err := url.Parse(c.cfg.OrgURL)
 	if err != nil {
 		return nil, domain.Invalid("org_url", "%v", err)
