@@ -154,7 +154,7 @@ func (m *Main) openEvidence(ctx context.Context) error {
 // bundleSource is what an export of the organization's evidence reads, for the web
 // interface and the API.
 func (m *Main) bundleSource(_ context.Context, org domain.Organization) (bundle.Source, error) {
-	return &storeSource{store: m.Store, evidence: m.Evidence, org: org, publicKey: m.LedgerKey.Public}, nil
+	return evidence.NewBundleSource(m.Store, m.Evidence, org, m.LedgerKey.Public), nil
 }
 
 // newDigestSender returns the email digest sender, or nil when no mail server is

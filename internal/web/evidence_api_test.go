@@ -2,20 +2,13 @@ package web
 
 import (
 	"bytes"
-	"cmp"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"iter"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"slices"
 	"strings"
 	"testing"
-
-	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/evidenthq/evident/internal/bundle"
 	"github.com/evidenthq/evident/internal/domain"
@@ -295,94 +288,6 @@ func TestAPILedgerNeverShowsSecrets(t *testing.T) {
 			t.Errorf("GET %s shows a secret", path)
 		}
 	}
-}
-
-// testBundleSource is a bundle.Source over the store and the evidence service that reads
-// each list whole, which suits the small organizations of tests.
-type testBundleSource struct {
-	st  domain.Store
-	svc *evidence.Service
-	org domain.Organization
-	key string
-}
-
-func (s *testBundleSource) Organization(context.Context) (domain.Organization, error) {
-	return s.org, nil
-}
-
-func (s *testBundleSource) Checkpoint(ctx context.Context) ([]byte, string, error) {
-	cp, err := s.st.LatestCheckpoint(ctx, s.org.ID)
-	if err != nil {
-		return nil, "", err
-	}
-	return []byte(cp.Note), s.key, nil
-}
-
-func (s *testBundleSource) Control(ctx context.Context, ref string) (bundle.Control, error) {
-	c, err := s.st.ControlByRef(ctx, s.org.ID, ref)
-	if err != nil {
-		return bundle.Control{}, err
-	}
-	return bundle.Control{ID: c.ID, Ref: c.Ref, Title: c.Title}, nil
-}
-
-func (s *testBundleSource) Items(ctx context.Context, f bundle.Filter) iter.Seq2[bundle.Item, error] {
-	return func(yield func(bundle.Item, error) bool) {
-		ef := domain.EvidenceFilter{ControlID: f.ControlID, IncludeSuperseded: true, IncludeRetracted: true, Limit: 1000}
-		if !f.From.IsZero() {
-			ef.Since = &f.From
-		}
-		if !f.To.IsZero() {
-			ef.Until = &f.To
-		}
-		items, err := s.st.EvidenceList(ctx, s.org.ID, ef)
-		if err != nil {
-			yield(bundle.Item{}, err)
-			return
-		}
-		cs, err := s.st.Controls(ctx, s.org.ID, domain.ControlFilter{IncludeRetired: true})
-		if err != nil {
-			yield(bundle.Item{}, err)
-			return
-		}
-		byID := map[int64]bundle.Control{}
-		for _, c := range cs {
-			byID[c.ID] = bundle.Control{ID: c.ID, Ref: c.Ref, Title: c.Title}
-		}
-		slices.SortFunc(items, func(a, b domain.Evidence) int { return cmp.Compare(a.LedgerIndex, b.LedgerIndex) })
-		for _, e := range items {
-			it := bundle.Item{Evidence: e}
-			for _, id := range e.ControlIDs {
-				it.Controls = append(it.Controls, byID[id])
-			}
-			if !yield(it, nil) {
-				return
-			}
-		}
-	}
-}
-
-func (s *testBundleSource) Open(ctx context.Context, e *domain.Evidence) (io.ReadCloser, error) {
-	return s.svc.Open(ctx, s.org.ID, e)
-}
-
-func (s *testBundleSource) Entries(ctx context.Context, size int64) iter.Seq2[ledger.Entry, error] {
-	return func(yield func(ledger.Entry, error) bool) {
-		evs, err := s.st.LedgerEvents(ctx, s.org.ID, 0, size)
-		if err != nil {
-			yield(ledger.Entry{}, err)
-			return
-		}
-		for _, e := range evs {
-			if !yield(ledger.FromEvent(e), nil) {
-				return
-			}
-		}
-	}
-}
-
-func (s *testBundleSource) Hashes(ctx context.Context) (tlog.HashReader, error) {
-	return s.st.LedgerHashReader(ctx, s.org.ID), nil
 }
 
 // TestExportBundle downloads bundles from the page and from the API and verifies them

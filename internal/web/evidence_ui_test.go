@@ -71,7 +71,7 @@ func withEvidence(tb testing.TB, srv *Server, st domain.Store) ledgerKeys {
 	srv.cfg.Publisher = &evidence.Publisher{Store: st, Signer: signer, Now: now}
 	srv.cfg.LedgerKey = vkey
 	srv.cfg.BundleSource = func(ctx context.Context, org domain.Organization) (bundle.Source, error) {
-		return &testBundleSource{st: st, svc: svc, org: org, key: vkey}, nil
+		return evidence.NewBundleSource(st, svc, org, vkey), nil
 	}
 	srv.now = now
 	return ledgerKeys{secret: skey, public: vkey}
