@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"github.com/evidenthq/evident/internal/domain"
-	"github.com/evidenthq/evident/internal/readiness"
 )
 
 // openAPIDoc is the OpenAPI 3.1 description of /api/v1.
@@ -106,7 +105,7 @@ func (s *Server) apiCriterion(w http.ResponseWriter, r *http.Request, p *princip
 }
 
 func (s *Server) apiReadiness(w http.ResponseWriter, r *http.Request, p *principal) error {
-	rep, err := readiness.Compute(r.Context(), s.cfg.Store, s.cfg.Catalog, p.Org.ID, s.now())
+	rep, err := s.currentReadiness(r.Context(), p.Org.ID, s.now())
 	if err != nil {
 		return err
 	}

@@ -11,9 +11,10 @@ import (
 	"github.com/evidenthq/evident/internal/readiness"
 )
 
-// Readiness is computed in one place, readiness.Compute. The pages that show it most —
-// the dashboard, the readiness page — keep its result per organization here, with the
-// dashboard's other figures, instead of reading every control again for each request.
+// Readiness is computed in one place, readiness.Compute. Every page and API route that
+// shows it (dashboard, readiness page and report, criteria, control pages, the readiness
+// API) takes its result from here, kept per organization with the dashboard's other
+// figures, instead of reading every control again for each request.
 //
 // A kept result is served only while it is still the answer. Each request first reads the
 // organization's version from the database (domain.OrgVersion: the size of its ledger,

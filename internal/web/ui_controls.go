@@ -282,7 +282,7 @@ func (s *Server) renderControl(w http.ResponseWriter, r *http.Request, p *princi
 		}
 	}
 	v.Unmapped = s.criterionGroups(mapped)
-	rep, err := readiness.Compute(ctx, s.cfg.Store, s.cfg.Catalog, p.Org.ID, s.now())
+	rep, err := s.currentReadiness(ctx, p.Org.ID, s.now())
 	if err != nil {
 		return err
 	}

@@ -67,7 +67,7 @@ type criteriaView struct {
 
 func (s *Server) criteriaPage(w http.ResponseWriter, r *http.Request, p *principal) error {
 	ctx := r.Context()
-	rep, err := readiness.Compute(ctx, s.cfg.Store, s.cfg.Catalog, p.Org.ID, s.now())
+	rep, err := s.currentReadiness(ctx, p.Org.ID, s.now())
 	if err != nil {
 		return err
 	}
@@ -158,7 +158,7 @@ func (s *Server) pathCriterion(w http.ResponseWriter, r *http.Request) (*domain.
 
 func (s *Server) renderCriterion(w http.ResponseWriter, r *http.Request, p *principal, cr domain.Criterion, f *form, status int) error {
 	ctx := r.Context()
-	rep, err := readiness.Compute(ctx, s.cfg.Store, s.cfg.Catalog, p.Org.ID, s.now())
+	rep, err := s.currentReadiness(ctx, p.Org.ID, s.now())
 	if err != nil {
 		return err
 	}

@@ -92,7 +92,7 @@ func WriteReadinessReport(w io.Writer, org domain.Organization, r *readiness.Rep
 // readinessReport serves the report for the signed-in organization. Its own
 // Content-Security-Policy allows the inline styles and nothing else.
 func (s *Server) readinessReport(w http.ResponseWriter, r *http.Request, p *principal) error {
-	rep, err := readiness.Compute(r.Context(), s.cfg.Store, s.cfg.Catalog, p.Org.ID, s.now())
+	rep, err := s.currentReadiness(r.Context(), p.Org.ID, s.now())
 	if err != nil {
 		return err
 	}
