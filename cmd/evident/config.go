@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/evidenthq/evident/internal/alert"
+	"github.com/evidenthq/evident/internal/domain"
 	"github.com/evidenthq/evident/internal/notify"
 )
 
@@ -59,6 +61,12 @@ type Config struct {
 	// SecretKey is the file holding the key that seals connection credentials. Empty:
 	// the file secret.key in DataDir, generated at first use. Replicas must share it.
 	SecretKey string
+	// AlertsAllowPrivate lets alerts reach Slack and webhook receivers on loopback,
+	// private (RFC 1918, RFC 4193) and carrier-grade NAT addresses.
+	AlertsAllowPrivate bool
+	// AlertsAllowNetworks lists networks alerts may reach whatever their class, such as
+	// "10.20.0.0/16, 192.168.1.10" (see alert.ParseAllowList).
+	AlertsAllowNetworks string
 }
 
 // The defaults.
@@ -101,6 +109,8 @@ const (
 	envBaseURL            = "EVIDENT_BASE_URL"
 	envDigestHour         = "EVIDENT_DIGEST_HOUR"
 	envSecretKey          = "EVIDENT_SECRET_KEY"
+	envAlertsAllowPrivate = "EVIDENT_ALERTS_ALLOW_PRIVATE"
+	envAlertsAllowNets    = "EVIDENT_ALERTS_ALLOW_NETWORKS"
 )
 
 // defaultConfig returns the built-in defaults overridden by the environment.
@@ -130,6 +140,10 @@ func defaultConfig(getenv func(string) string) (Config, error) {
 	if c.TrustProxy, err = envBool(getenv, envTrustProxy); err != nil {
 		return c, err
 	}
+	if c.AlertsAllowPrivate, err = envBool(getenv, envAlertsAllowPrivate); err != nil {
+		return c, err
+	}
+	c.AlertsAllowNetworks = getenv(envAlertsAllowNets)
 	if v := getenv(envLogLevel); v != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
 			return c, fmt.Errorf("%s: %q is not a log level; use debug, info, warn or error", envLogLevel, v)
@@ -224,6 +238,8 @@ func (c *Config) bindEvidenceServer(fs *flag.FlagSet) {
 	fs.StringVar(&c.MailFrom, "mail-from", c.MailFrom, "sender of the digest, such as \"Evident <evident@example.com>\"; required with --smtp-url (env "+envMailFrom+")")
 	fs.StringVar(&c.BaseURL, "base-url", c.BaseURL, "the address people reach Evident at, such as https://evident.example.com, for links in email (env "+envBaseURL+")")
 	fs.IntVar(&c.DigestHour, "digest-hour", c.DigestHour, "hour of the day, UTC, from which the daily evidence digest is sent (env "+envDigestHour+")")
+	fs.BoolVar(&c.AlertsAllowPrivate, "alerts-allow-private", c.AlertsAllowPrivate, "let Slack and webhook alerts reach loopback, private and carrier-grade NAT addresses, for receivers inside your network (env "+envAlertsAllowPrivate+")")
+	fs.StringVar(&c.AlertsAllowNetworks, "alerts-allow-networks", c.AlertsAllowNetworks, "networks Slack and webhook alerts may reach whatever their class, such as \"10.20.0.0/16, 192.168.1.10\" (env "+envAlertsAllowNets+")")
 }
 
 // bindLogLevel adds --log-level.
@@ -283,6 +299,11 @@ func (c *Config) validate(fs *flag.FlagSet) error {
 	if takes("smtp-url") {
 		if err := c.validateMail(); err != nil {
 			return err
+		}
+	}
+	if takes("alerts-allow-networks") {
+		if _, err := alert.ParseAllowList("alerts-allow-networks", c.AlertsAllowNetworks); err != nil {
+			return fmt.Errorf("--%s", domain.MessageOf(err))
 		}
 	}
 	if takes("base-url") && c.BaseURL != "" {

@@ -29,9 +29,13 @@ func (m *Main) demoCommand() *command {
 	c := newCommand("demo", "", "run the server with the Acme Cloud demonstration",
 		`Runs the server like 'serve', first seeding the demonstration organization "acme"
 (Acme Cloud, Inc.) when the database does not have it yet: scope, systems, people, and
-the control library part way through readiness, with gaps to close. Prints the address
-and the sign-in on every start. The password is generated on the first start and kept in
-the data directory; every demonstration person signs in with it.`)
+the control library part way through readiness, with gaps to close, evidence, and
+continuous monitoring: paused connections to AWS, GitHub, Okta and Google Workspace
+with the resources they report, the HR roster, and two runs of the test library with
+their failures, alerts and an exception. The demonstration's connections never run on
+their own and reach nothing outside this machine. Prints the address and the sign-in
+on every start. The password is generated on the first start and kept in the data
+directory; every demonstration person signs in with it.`)
 	m.Config.bindStorage(c.flags)
 	m.Config.bindServer(c.flags)
 	m.Config.bindEvidenceServer(c.flags)
@@ -69,7 +73,9 @@ func (m *Main) seedDemo(ctx context.Context) (*DemoLogin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("demo password: %w", err)
 	}
-	res, err := demo.Seed(ctx, m.Store, catalog.Default(), demo.Options{Now: m.Now(), PasswordHash: hash, Evidence: m.Evidence})
+	res, err := demo.Seed(ctx, m.Store, catalog.Default(), demo.Options{
+		Now: m.Now(), PasswordHash: hash, Evidence: m.Evidence, Monitoring: m.Collect,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("seed the demonstration: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/evidenthq/evident/internal/alert"
 	"github.com/evidenthq/evident/internal/auth"
 	"github.com/evidenthq/evident/internal/bundle"
 	"github.com/evidenthq/evident/internal/catalog"
@@ -58,7 +59,15 @@ digest by email from --digest-hour (UTC), each digest sent once across replicas.
 
 Connections run on their schedules in the background; with several replicas each due
 connection runs in one of them. Their credentials are sealed with the key in
---secret-key (created at first start; replicas must share it).`)
+--secret-key (created at first start; replicas must share it).
+
+When a test starts failing or recovers, its alert goes to the organization's alert
+targets (Alerts, then Alert targets): by email through --smtp-url, to Slack incoming
+webhooks and to signed generic webhooks, each alert once across replicas, tried again
+with growing waits when a receiver is down. Target URLs and signing secrets are sealed
+with --secret-key. Alerts never reach loopback, private, link-local (cloud metadata) or
+other special-purpose addresses unless --alerts-allow-private or --alerts-allow-networks
+permits them.`)
 	m.Config.bindStorage(c.flags)
 	m.Config.bindServer(c.flags)
 	m.Config.bindEvidenceServer(c.flags)
@@ -182,11 +191,49 @@ func (m *Main) newDigestSender() (*notify.Sender, error) {
 	}, nil
 }
 
+// newNotifier returns the alert notifier: it reaches Slack and webhooks through the
+// outbound guard the configuration sets, email through the digest's mail server when
+// there is one, and seals target URLs with the connections' key.
+func (m *Main) newNotifier() (*collect.Notifier, error) {
+	allow, err := alert.ParseAllowList("alerts-allow-networks", m.Config.AlertsAllowNetworks)
+	if err != nil {
+		return nil, fmt.Errorf("--%s", domain.MessageOf(err))
+	}
+	guard := &alert.Guard{AllowPrivate: m.Config.AlertsAllowPrivate, Allow: allow}
+	var email *alert.Email
+	if m.Config.SMTPURL != "" {
+		server, err := notify.ParseSMTPURL(string(m.Config.SMTPURL))
+		if err != nil {
+			return nil, fmt.Errorf("--smtp-url: %w", err)
+		}
+		from, err := mail.ParseAddress(m.Config.MailFrom)
+		if err != nil {
+			return nil, fmt.Errorf("--mail-from: %w", err)
+		}
+		email = &alert.Email{Sender: server, From: *from}
+	}
+	d := alert.NewDispatcher(guard, email)
+	d.Logger = m.Logger
+	return &collect.Notifier{
+		Store:      m.Store,
+		Sealer:     m.Collect.Sealer,
+		Dispatcher: d,
+		Guard:      guard,
+		BaseURL:    m.Config.BaseURL,
+		Now:        m.Now,
+		Logger:     m.Logger,
+	}, nil
+}
+
 // startServer listens, serves in the background and starts the background workers. It
 // returns once the server is listening.
 func (m *Main) startServer(ctx context.Context) error {
 	authSvc := m.newAuth()
 	digests, err := m.newDigestSender()
+	if err != nil {
+		return err
+	}
+	notifier, err := m.newNotifier()
 	if err != nil {
 		return err
 	}
@@ -206,6 +253,7 @@ func (m *Main) startServer(ctx context.Context) error {
 		BundleSource:  m.bundleSource,
 		Collect:       m.Collect,
 		Monitoring:    m.Store,
+		Notifier:      notifier,
 	})
 	if err != nil {
 		return fmt.Errorf("build web server: %w", err)
@@ -237,6 +285,9 @@ func (m *Main) startServer(ctx context.Context) error {
 	m.workers.Go(func() { m.cleanSessions(wctx, authSvc, sessionCleanupInterval) })
 	m.workers.Go(func() { m.Publisher.Run(wctx, m.Config.CheckpointInterval) })
 	m.workers.Go(func() { _ = (&collect.Scheduler{Service: m.Collect}).Run(wctx) })
+	m.workers.Go(func() { _ = notifier.Run(wctx) })
+	m.Logger.Info("alert delivery on", "email", notifier.EmailEnabled(), "allow_private", notifier.Guard.AllowPrivate,
+		"allow_networks", fmt.Sprint(notifier.Guard.Allow))
 	if digests != nil {
 		m.workers.Go(func() { digests.Run(wctx, digestCheckInterval) })
 		if m.Config.BaseURL == "" {

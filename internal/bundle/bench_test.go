@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/metrics"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,7 +31,7 @@ import (
 // Source's. Only the ledger's stored hashes are kept, as the store keeps them.
 type synthOrg struct {
 	n      int
-	hashes ledger.MemoryHashes
+	hashes tlog.HashReader
 	signer *ledger.Signer
 	note   []byte
 }
@@ -43,7 +45,8 @@ func newSynthOrg(tb testing.TB, n int) *synthOrg {
 	tb.Helper()
 	s := &synthOrg{n: n, signer: testSigner(tb, "evident.bench", 3)}
 	size := synthIndex(n-1) + 1
-	s.hashes.Grow(size)
+	var hashes ledger.MemoryHashes
+	hashes.Grow(size)
 	for e, err := range s.Entries(context.Background(), size) {
 		if err != nil {
 			tb.Fatal(err)
@@ -52,11 +55,11 @@ func newSynthOrg(tb testing.TB, n int) *synthOrg {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		if _, err := s.hashes.Append(c); err != nil {
+		if _, err := hashes.Append(c); err != nil {
 			tb.Fatal(err)
 		}
 	}
-	root, err := s.hashes.Root()
+	root, err := hashes.Root()
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -65,6 +68,7 @@ func newSynthOrg(tb testing.TB, n int) *synthOrg {
 		tb.Fatal(err)
 	}
 	s.note = []byte(cp.Note)
+	s.hashes = offHeapHashes(tb, &hashes)
 	return s
 }
 
@@ -169,32 +173,36 @@ func (s *synthOrg) Entries(_ context.Context, size int64) iter.Seq2[ledger.Entry
 	}
 }
 
-func (s *synthOrg) Hashes(context.Context) (tlog.HashReader, error) { return &s.hashes, nil }
+func (s *synthOrg) Hashes(context.Context) (tlog.HashReader, error) { return s.hashes, nil }
 
-// heapPeak samples the live heap every few milliseconds until stopped, and returns the
-// highest value seen above the heap at start.
+// heapPeak samples the heap every millisecond until stopped, and returns the highest
+// values seen above those at the start: the heap in use (live objects and garbage not yet
+// collected, which depends on when the collector runs and so on everything else the
+// process holds), and the live heap as the last collection measured it, which is what
+// the code keeps.
 type heapPeak struct {
-	stop chan struct{}
-	done chan struct{}
-	base uint64
-	peak uint64
+	stop           chan struct{}
+	done           chan struct{}
+	base, baseLive uint64
+	peak, peakLive uint64
 }
 
-func heapBytes() uint64 {
-	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+func heapBytes() (inUse, live uint64) {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/heap/live:bytes"}}
 	metrics.Read(s)
-	return s[0].Value.Uint64()
+	return s[0].Value.Uint64(), s[1].Value.Uint64()
 }
 
 func startHeapPeak() *heapPeak {
 	runtime.GC()
-	h := &heapPeak{stop: make(chan struct{}), done: make(chan struct{}), base: heapBytes()}
+	h := &heapPeak{stop: make(chan struct{}), done: make(chan struct{})}
+	h.base, h.baseLive = heapBytes()
 	go func() {
 		defer close(h.done)
-		t := time.NewTicker(2 * time.Millisecond)
+		t := time.NewTicker(time.Millisecond)
 		defer t.Stop()
 		for {
-			h.peak = max(h.peak, heapBytes())
+			h.sample()
 			select {
 			case <-h.stop:
 				return
@@ -205,24 +213,92 @@ func startHeapPeak() *heapPeak {
 	return h
 }
 
-// end stops sampling and returns the peak above the start, in MiB.
-func (h *heapPeak) end() float64 {
-	close(h.stop)
-	<-h.done
-	h.peak = max(h.peak, heapBytes())
-	if h.peak < h.base {
-		return 0
-	}
-	return float64(h.peak-h.base) / (1 << 20)
+func (h *heapPeak) sample() {
+	inUse, live := heapBytes()
+	h.peak, h.peakLive = max(h.peak, inUse), max(h.peakLive, live)
 }
 
-var benchSizes = []int{10_000, 100_000}
+// end stops sampling and returns the peaks above the start, in MiB. A collection at the
+// end measures the live heap of the last stretch.
+func (h *heapPeak) end() (inUse, live float64) {
+	close(h.stop)
+	<-h.done
+	h.sample()
+	runtime.GC()
+	h.sample()
+	mib := func(peak, base uint64) float64 {
+		if peak < base {
+			return 0
+		}
+		return float64(peak-base) / (1 << 20)
+	}
+	return mib(h.peak, h.base), mib(h.peakLive, h.baseLive)
+}
 
-// benchBundle writes the bundle of n synthetic items for BenchmarkVerify.
+// benchSizes are the numbers of items the benchmarks write and verify:
+// EVIDENT_BENCH_BUNDLE_ITEMS, such as "10000,100000,1000000", or 10,000 and 100,000.
+func benchSizes(b *testing.B) []int {
+	env := os.Getenv("EVIDENT_BENCH_BUNDLE_ITEMS")
+	if env == "" {
+		return []int{10_000, 100_000}
+	}
+	var sizes []int
+	for f := range strings.SplitSeq(env, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			b.Fatalf("EVIDENT_BENCH_BUNDLE_ITEMS: %q is not a number of items", f)
+		}
+		sizes = append(sizes, n)
+	}
+	return sizes
+}
+
+// reportHeap reports the peaks of the heap and their share per item.
+func reportHeap(b *testing.B, n int, peak, peakLive float64) {
+	b.ReportMetric(peak, "peak-heap-MiB")
+	b.ReportMetric(peakLive, "peak-live-MiB")
+	b.ReportMetric(peakLive*(1<<20)/float64(n), "peak-live-B/item")
+}
+
+// benchBundles holds the bundles BenchmarkWrite wrote, by number of items, for
+// BenchmarkVerify to verify rather than write them again; benchDir, removed by TestMain,
+// holds them.
+var (
+	benchBundles = map[int]string{}
+	benchDir     string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if benchDir != "" {
+		os.RemoveAll(benchDir)
+	}
+	os.Exit(code)
+}
+
+// benchPath returns where the bundle of n items is kept.
+func benchPath(b *testing.B, n int) string {
+	b.Helper()
+	if benchDir == "" {
+		d, err := os.MkdirTemp("", "evident-bench-bundles-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchDir = d
+	}
+	return filepath.Join(benchDir, fmt.Sprintf("bundle-%d.zip", n))
+}
+
+// benchBundle returns the bundle of n synthetic items for BenchmarkVerify, and the key
+// that signed it: the one BenchmarkWrite wrote, or a new one.
 func benchBundle(b *testing.B, n int) (path, key string) {
 	b.Helper()
+	key = testSigner(b, "evident.bench", 3).VerifierKey()
+	if path, ok := benchBundles[n]; ok {
+		return path, key
+	}
 	src := newSynthOrg(b, n)
-	path = filepath.Join(b.TempDir(), "bundle.zip")
+	path = benchPath(b, n)
 	f, err := os.Create(path)
 	if err != nil {
 		b.Fatal(err)
@@ -233,24 +309,29 @@ func benchBundle(b *testing.B, n int) (path, key string) {
 	if err := f.Close(); err != nil {
 		b.Fatal(err)
 	}
-	return path, src.signer.VerifierKey()
+	benchBundles[n] = path
+	return path, key
 }
 
 func BenchmarkWrite(b *testing.B) {
-	for _, n := range benchSizes {
+	for _, n := range benchSizes(b) {
 		b.Run(fmt.Sprintf("items=%d", n), func(b *testing.B) {
 			src := newSynthOrg(b, n)
-			f, err := os.Create(filepath.Join(b.TempDir(), "bundle.zip"))
+			path := benchPath(b, n)
+			f, err := os.Create(path)
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer f.Close()
-			var peak float64
+			var peak, peakLive float64
 			var cpu time.Duration
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
 				if _, err := f.Seek(0, io.SeekStart); err != nil {
+					b.Fatal(err)
+				}
+				if err := f.Truncate(0); err != nil {
 					b.Fatal(err)
 				}
 				h := startHeapPeak()
@@ -260,7 +341,8 @@ func BenchmarkWrite(b *testing.B) {
 				}
 				c1, _ := processCPU()
 				cpu += c1 - c0
-				peak = max(peak, h.end())
+				p, l := h.end()
+				peak, peakLive = max(peak, p), max(peakLive, l)
 			}
 			b.StopTimer()
 			reportCPU(b, cpu)
@@ -268,15 +350,15 @@ func BenchmarkWrite(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			b.ReportMetric(peak, "peak-heap-MiB")
-			b.ReportMetric(peak*(1<<20)/float64(n), "peak-heap-B/item")
+			reportHeap(b, n, peak, peakLive)
 			b.ReportMetric(float64(st.Size())/(1<<20), "bundle-MiB")
+			benchBundles[n] = path
 		})
 	}
 }
 
 func BenchmarkVerify(b *testing.B) {
-	for _, n := range benchSizes {
+	for _, n := range benchSizes(b) {
 		b.Run(fmt.Sprintf("items=%d", n), func(b *testing.B) {
 			path, key := benchBundle(b, n)
 			f, err := os.Open(path)
@@ -288,7 +370,7 @@ func BenchmarkVerify(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			var peak float64
+			var peak, peakLive float64
 			var cpu time.Duration
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -298,7 +380,8 @@ func BenchmarkVerify(b *testing.B) {
 				rep, err := Verify(context.Background(), f, st.Size(), VerifyOptions{Key: key})
 				c1, _ := processCPU()
 				cpu += c1 - c0
-				peak = max(peak, h.end())
+				p, l := h.end()
+				peak, peakLive = max(peak, p), max(peakLive, l)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -308,8 +391,7 @@ func BenchmarkVerify(b *testing.B) {
 			}
 			b.StopTimer()
 			reportCPU(b, cpu)
-			b.ReportMetric(peak, "peak-heap-MiB")
-			b.ReportMetric(peak*(1<<20)/float64(n), "peak-heap-B/item")
+			reportHeap(b, n, peak, peakLive)
 		})
 	}
 }

@@ -60,11 +60,18 @@
 //
 // # Memory
 //
-// Writing and verifying stream every file and every line: memory does not grow with the
-// size of the content or of the ledger. It grows with the number of distinct files, by
-// about 330 bytes each when verifying and 300 when writing, because the zip format keeps
-// one directory record per member and archive/zip holds that directory in memory on both
-// sides; the verifier's own state adds about 30 bytes per item.
+// Writing and verifying stream every file and every line, and neither keeps a record per
+// item, per entry or per member in memory: memory does not grow with the size of the
+// content, the length of the ledger or the number of items. The zip's central directory,
+// which comes last, is spooled to a temporary file while the bundle is written and
+// walked one record at a time when it is read (package zipstream). What must be matched
+// out of order is sorted in bounded memory, spilling to temporary files (package
+// extsort): which items share a file, which item a correction or retraction recorded
+// later in the ledger concerns, and which member holds an item's file when the members
+// are not in the order Write puts them. Write puts the files in the order of the items
+// that first refer to them, so the verifier finds each in lockstep with items.jsonl and
+// reads it once. The temporary files take some 60 bytes per item on each side;
+// WriteOptions.TempDir and VerifyOptions.TempDir say where they go.
 package bundle
 
 import (

@@ -1,7 +1,6 @@
 package bundle
 
 import (
-	"archive/zip"
 	"bytes"
 	"context"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/evidenthq/evident/internal/bundle/zipstream"
 	"github.com/evidenthq/evident/internal/ledger"
 )
 
@@ -78,10 +78,10 @@ func FuzzLedgerAndItems(f *testing.F) {
 	}
 	// The items' files are in a bundle of their own.
 	var files bytes.Buffer
-	zw := zip.NewWriter(&files)
+	zw := zipstream.NewWriter(&files, zipstream.Options{})
 	for name, data := range m {
 		if strings.HasPrefix(name, filesDir) {
-			w, err := zw.Create(name)
+			w, err := zw.Create(zipstream.Header{Name: name})
 			if err != nil {
 				f.Fatal(err)
 			}
@@ -92,18 +92,24 @@ func FuzzLedgerAndItems(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, ledgerData, itemsData []byte) {
-		zr, err := zip.NewReader(bytes.NewReader(files.Bytes()), int64(files.Len()))
+		zr, err := zipstream.NewReader(bytes.NewReader(files.Bytes()), int64(files.Len()))
 		if err != nil {
 			t.Fatal(err)
 		}
-		v := &verifier{ctx: context.Background(), rep: &Report{}, facts: newLedgerFacts(), m: man, zr: zr,
+		v := &verifier{ctx: context.Background(), rep: &Report{}, m: man, zr: zr, tempDir: t.TempDir(),
 			cp: ledger.Checkpoint{Size: man.Checkpoint.Size, Root: tlog.Hash(man.Checkpoint.Root)}}
-		v.indexMembers()
+		if ok, err := v.indexMembers(); !ok || err != nil {
+			t.Fatalf("indexMembers = %v, %v", ok, err)
+		}
 		v.rep.Problems = nil // the members this bundle lacks on purpose
+		v.startChecks()
+		defer v.endChecks()
 		if err := v.checkStreams(bytes.NewReader(ledgerData), bytes.NewReader(itemsData)); err != nil {
 			t.Fatalf("checkStreams: %v", err)
 		}
-		v.checkClaims()
+		if err := v.finishChecks(); err != nil {
+			t.Fatalf("finishChecks: %v", err)
+		}
 		for _, p := range v.rep.Problems {
 			if p.Reason == "" {
 				t.Errorf("a problem without a reason: %+v", p)

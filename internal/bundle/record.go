@@ -227,35 +227,6 @@ type supersedeFact struct {
 	Index int64
 }
 
-// ledgerFacts collects, from a pass over the ledger, the retractions and supersessions of
-// every item, so that the claims of items.jsonl can be checked against them. It holds one
-// record per retraction and correction, a small share of any ledger.
-type ledgerFacts struct {
-	retracted  map[int64]retractFact
-	supersedes map[int64]supersedeFact // by the ID of the item corrected
-}
-
-func newLedgerFacts() *ledgerFacts {
-	return &ledgerFacts{retracted: map[int64]retractFact{}, supersedes: map[int64]supersedeFact{}}
-}
-
-// add records what entry e says, if it is about evidence; a malformed evidence entry is
-// reported by the caller, which knows where it is.
-func (f *ledgerFacts) add(e *ledger.Entry, rec *evidenceRecord) {
-	switch {
-	case rec != nil && rec.Supersedes != 0:
-		if _, seen := f.supersedes[rec.Supersedes]; !seen {
-			f.supersedes[rec.Supersedes] = supersedeFact{ID: rec.ID, Index: e.Index}
-		}
-	case e.Type == domain.EventEvidenceRetracted:
-		if id, fact, err := parseRetracted(e); err == nil {
-			if _, seen := f.retracted[id]; !seen {
-				f.retracted[id] = fact
-			}
-		}
-	}
-}
-
 // compareItem lists every way an item's manifest record differs from the ledger's record
 // of it, each as a sentence naming the field.
 func compareItem(it *itemRecord, rec *evidenceRecord, index int64) []string {

@@ -96,6 +96,11 @@ type WriteOptions struct {
 	From, To time.Time
 	// Now returns the time recorded as the bundle's generation time; time.Now if nil.
 	Now func() time.Time
+	// TempDir is where Write keeps, in temporary files it removes before it returns, what
+	// would otherwise make its memory grow with the number of items: the zip's central
+	// directory and the sorted lists it makes. os.TempDir() when empty. A bundle of a few
+	// thousand items needs no temporary file.
+	TempDir string
 }
 
 // Summary describes a bundle Write has written.

@@ -38,12 +38,12 @@ type itemLine struct {
 }
 
 // batchSize is how many parsed lines go to the checking goroutine at once.
-const batchSize = 256
+const batchSize = 128
 
 // produce runs read in a new goroutine and returns what it emits, in batches. The
 // goroutine ends when read returns or, at its next emit, when stop is closed.
 func produce[T any](stop <-chan struct{}, read func(emit func(T) bool)) *stream[T] {
-	ch := make(chan []T, 4)
+	ch := make(chan []T, 2)
 	s := &stream[T]{ch: ch}
 	go func() {
 		defer close(ch)

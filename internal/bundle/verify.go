@@ -1,12 +1,10 @@
 package bundle
 
 import (
-	"archive/zip"
 	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,12 +13,12 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/evidenthq/evident/internal/blob"
+	"github.com/evidenthq/evident/internal/bundle/zipstream"
 	"github.com/evidenthq/evident/internal/domain"
 	"github.com/evidenthq/evident/internal/ledger"
 )
@@ -35,6 +33,11 @@ type VerifyOptions struct {
 	// When set, Verify checks that the bundle's ledger holds exactly the entries that
 	// checkpoint signed.
 	Saved string
+	// TempDir is where Verify keeps, in temporary files it removes before it returns,
+	// what it must cross-check out of order, so that its memory does not grow with the
+	// number of items. os.TempDir() when empty. A bundle of a few thousand items needs no
+	// temporary file.
+	TempDir string
 }
 
 // Limits on the members a verifier reads whole or line by line; bundles are outside data.
@@ -47,10 +50,11 @@ const (
 
 // Verify checks a bundle with no database and no network, as the package documentation
 // describes, and reports every problem it finds. It returns an error only when it cannot
-// do its work: the context ends, or opts.Key is not a public key. A bundle that is not a
-// zip file, or not a bundle, gives a report with problems.
+// do its work: the context ends, opts.Key is not a public key, or a temporary file in
+// opts.TempDir cannot be written. A bundle that is not a zip file, or not a bundle, gives
+// a report with problems.
 func Verify(ctx context.Context, r io.ReaderAt, size int64, opts VerifyOptions) (*Report, error) {
-	v := &verifier{ctx: ctx, rep: &Report{}, facts: newLedgerFacts()}
+	v := &verifier{ctx: ctx, rep: &Report{}, tempDir: opts.TempDir}
 	if k := strings.TrimSpace(opts.Key); k != "" {
 		if _, err := note.NewVerifier(k); err != nil {
 			return nil, fmt.Errorf("key: %q is not a public checkpoint key: %v", k, err)
@@ -65,16 +69,12 @@ func Verify(ctx context.Context, r io.ReaderAt, size int64, opts VerifyOptions) 
 }
 
 type verifier struct {
-	ctx context.Context
-	rep *Report
-	zr  *zip.Reader
-	// byName lists the indexes of zr.File sorted by name.
-	byName []int32
-	// files holds, for each member of zr.File, what checking it found if it is a file
-	// of items; fileErrs says why for those that failed.
-	files      []fileState
-	fileErrs   map[int]string
-	lastLookup int
+	ctx     context.Context
+	rep     *Report
+	tempDir string
+	zr      *zipstream.Reader
+	// fixed holds the first member of each name other than files/<sha256>.
+	fixed      map[string]*zipstream.Entry
 	m          manifest
 	filter     Filter
 	givenKey   string
@@ -82,31 +82,17 @@ type verifier struct {
 	trustedKey string
 	cp         ledger.Checkpoint
 	saved      *ledger.Checkpoint
-	facts      *ledgerFacts
-	// ids are the IDs of the items read, to match the ledger's corrections and
-	// retractions against; claimed are the items that claim one.
-	ids     []int64
-	claimed map[int64]itemClaims
+	// files checks the members under files/ against the items that refer to them, and
+	// claims the corrections and retractions items.jsonl claims against the ledger's.
+	files  *fileChecker
+	claims *claimChecker
+	// tempErr is the first error writing to the checks' temporary files.
+	tempErr error
 	// itemsBroken is set when a line of items.jsonl could not be used, which makes the
 	// comparison of index.html meaningless.
 	itemsBroken bool
 	page        *pageWriter
 	pageHash    hash.Hash
-}
-
-// fileState is what is known of a member under files/. Its name is the SHA-256 its
-// content must have, so checking it once serves every item that refers to it.
-type fileState struct {
-	isFile  bool
-	checked bool
-	ok      bool
-	size    int64
-}
-
-type itemClaims struct {
-	title        string
-	retraction   *retraction
-	supersededBy *supersedure
 }
 
 func entryRef(i int64) *int64 { return &i }
@@ -124,86 +110,115 @@ func (v *verifier) fileProblem(file string, line int, format string, args ...any
 }
 
 func (v *verifier) run(r io.ReaderAt, size int64, opts VerifyOptions) error {
-	zr, err := zip.NewReader(r, size)
-	// An unsafe member name still gives a reader; indexMembers reports the name.
-	if err != nil && !(errors.Is(err, zip.ErrInsecurePath) && zr != nil) {
-		v.fileProblem("bundle", 0, "not a zip file: %v", err)
+	zr, err := zipstream.NewReader(r, size)
+	if err != nil {
+		v.fileProblem("bundle", 0, "not a zip file: %s", zipDetail(err))
 		return nil
 	}
 	v.zr = zr
-	v.indexMembers()
+	if ok, err := v.indexMembers(); !ok || err != nil {
+		return err
+	}
 	if !v.readManifest() {
 		return nil
 	}
 	v.readCheckpoint(opts.Saved)
+	v.startChecks()
+	defer v.endChecks()
 	if err := v.streamLedgerAndItems(); err != nil {
 		return err
 	}
-	v.checkClaims()
-	v.checkUnreferencedFiles()
+	if err := v.finishChecks(); err != nil {
+		return err
+	}
 	v.checkReadme()
 	return nil
 }
 
-// indexMembers sorts the members by name and reports duplicates, unknown members and
-// missing ones.
-func (v *verifier) indexMembers() {
-	v.byName = make([]int32, len(v.zr.File))
-	for i := range v.byName {
-		v.byName[i] = int32(i)
+// zipDetail is what a zip error says, without the prefixes that would repeat "zip".
+func zipDetail(err error) string {
+	s := err.Error()
+	for _, p := range []string{zipstream.ErrFormat.Error() + ": ", "zip: "} {
+		s = strings.TrimPrefix(s, p)
 	}
-	slices.SortStableFunc(v.byName, func(a, b int32) int { return strings.Compare(v.zr.File[a].Name, v.zr.File[b].Name) })
-	v.files = make([]fileState, len(v.zr.File))
-	v.fileErrs = make(map[int]string)
-	v.lastLookup = -1
-	for k, i := range v.byName {
-		name := v.zr.File[i].Name
-		if k > 0 && v.zr.File[v.byName[k-1]].Name == name {
-			v.fileProblem(name, 0, "the bundle has more than one member of this name, so tools may show different content")
-			continue
+	return s
+}
+
+// memberNames are the names of the members other than the files, in the order Write
+// writes them.
+var memberNames = []string{checkpointName, keyName, ledgerName, itemsName, indexName, readmeName, manifestName}
+
+// indexMembers walks the zip's central directory once: it notes where the members of
+// fixed names are and reports duplicates, unknown members and missing ones. It reports
+// false when the directory is malformed, which ends the verification.
+func (v *verifier) indexMembers() (bool, error) {
+	v.fixed = make(map[string]*zipstream.Entry, len(memberNames)+1)
+	it := v.zr.Entries()
+	for n := 0; ; n++ {
+		if n%4096 == 0 {
+			if err := v.ctx.Err(); err != nil {
+				return false, err
+			}
 		}
+		e, err := it.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			v.fileProblem("bundle", 0, "not a zip file: %s", zipDetail(err))
+			return false, nil
+		}
+		name := e.Name
 		switch {
-		case name == manifestName, name == itemsName, name == ledgerName, name == checkpointName,
-			name == keyName, name == indexName, name == readmeName:
-		case name == filesDir && v.zr.File[i].FileInfo().IsDir():
-		case strings.HasPrefix(name, filesDir) && blob.ValidSHA256(strings.TrimPrefix(name, filesDir)):
-			v.files[i].isFile = true
+		case slices.Contains(memberNames, name), name == filesDir:
+			if v.fixed[name] != nil {
+				v.fileProblem(name, 0, "the bundle has more than one member of this name, so tools may show different content")
+				continue
+			}
+			v.fixed[name] = e
+		case isFileMember(name):
+			// Checked with the items, by fileChecker.
 		default:
 			v.fileProblem(name, 0, "not part of an evidence bundle, which has only %s, %s, %s, %s, %s, %s, %s and files/<sha256>",
 				manifestName, itemsName, ledgerName, checkpointName, keyName, indexName, readmeName)
 		}
 	}
 	for _, name := range []string{manifestName, itemsName, ledgerName, checkpointName, keyName, indexName, readmeName} {
-		if v.lookup(name) < 0 {
+		if v.fixed[name] == nil {
 			v.fileProblem(name, 0, "missing from the bundle")
 		}
 	}
+	return true, nil
 }
 
-// lookup returns the index in zr.File of the member called name, or -1.
-func (v *verifier) lookup(name string) int {
-	// Files are written in the order items first refer to them, so the member after the
-	// last one found is nearly always the next one asked for.
-	if n := v.lastLookup + 1; n < len(v.zr.File) && v.zr.File[n].Name == name {
-		v.lastLookup = n
-		return n
-	}
-	k := sort.Search(len(v.byName), func(k int) bool { return v.zr.File[v.byName[k]].Name >= name })
-	if k < len(v.byName) && v.zr.File[v.byName[k]].Name == name {
-		v.lastLookup = int(v.byName[k])
-		return v.lastLookup
-	}
-	return -1
+// isFileMember reports whether name is that of an item's file, files/<sha256>.
+func isFileMember(name string) bool {
+	return strings.HasPrefix(name, filesDir) && blob.ValidSHA256(name[len(filesDir):])
 }
 
 // open opens the member called name, or returns nil when it is missing (which
 // indexMembers has reported).
 func (v *verifier) open(name string) (io.ReadCloser, error) {
-	i := v.lookup(name)
-	if i < 0 {
+	e := v.fixed[name]
+	if e == nil {
 		return nil, nil
 	}
-	return v.zr.File[i].Open()
+	rc, err := v.zr.Open(e)
+	if err != nil {
+		return nil, errors.New(zipDetail(err))
+	}
+	return zipErrors{rc}, nil
+}
+
+// zipErrors reports the errors of reading a member without the prefixes of zip errors.
+type zipErrors struct{ io.ReadCloser }
+
+func (z zipErrors) Read(p []byte) (int, error) {
+	n, err := z.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = errors.New(zipDetail(err))
+	}
+	return n, err
 }
 
 // readSmall reads a member whole, up to limit bytes; it reports a problem and returns nil
@@ -678,8 +693,9 @@ func (v *verifier) checkEntry(e *ledger.Entry, line int, seq *sequence) {
 	case domain.EventEvidenceRetracted:
 		if _, _, err := parseRetracted(e); err != nil {
 			v.problem(Problem{Entry: entryRef(e.Index), File: ledgerName, Line: line, Reason: "cannot be read as a retraction: " + err.Error()})
+		} else {
+			v.claims.retraction(e, line)
 		}
-		v.facts.add(e, nil)
 	}
 }
 
@@ -696,8 +712,8 @@ func (v *verifier) mergeItems(l *ledgerLine, items *itemCursor) {
 	switch {
 	case l.recErr != nil:
 		v.problem(Problem{Entry: entryRef(e.Index), File: ledgerName, Line: l.line, Reason: "cannot be read as an evidence record: " + l.recErr.Error()})
-	case rec != nil:
-		v.facts.add(e, rec)
+	case rec != nil && rec.Supersedes != 0:
+		v.claims.correction(e, rec, l.line)
 	}
 	if items.cur != nil && items.cur.LedgerIndex == e.Index {
 		v.checkItem(items.cur, e, rec, l.leaf)
@@ -742,142 +758,7 @@ func (v *verifier) checkItem(it *itemRecord, e *ledger.Entry, rec *evidenceRecor
 	if !v.filter.Matches(ids, it.Period.Start.Time, it.Period.End.Time) {
 		v.itemProblem(it, nil, "", 0, "does not match the bundle's filters (%s)", v.m.Filters.String())
 	}
-	v.checkFile(it)
-}
-
-// checkFile checks that an item's file is in the bundle with its SHA-256 and size. Each
-// file is read once however many items share it.
-func (v *verifier) checkFile(it *itemRecord) {
-	name := filesDir + it.SHA256
-	i := v.lookup(name)
-	if i < 0 || !v.files[i].isFile {
-		v.itemProblem(it, nil, name, 0, "its file is missing from the bundle")
-		return
-	}
-	st := &v.files[i]
-	if !st.checked {
-		st.checked = true
-		v.hashFile(i, it.Size)
-	}
-	switch {
-	case !st.ok:
-		v.itemProblem(it, nil, name, 0, "its file %s", v.fileErrs[i])
-	case st.size != it.Size:
-		v.itemProblem(it, nil, name, 0, "its file has %d bytes, but items.jsonl says %d", st.size, it.Size)
-	}
-}
-
-// hashFile checks that the content of the file member i hashes to its name, reading at
-// most one byte more than the size an item gives it.
-func (v *verifier) hashFile(i int, size int64) {
-	st := &v.files[i]
-	f := v.zr.File[i]
-	rc, err := f.Open()
-	if err != nil {
-		v.fileErrs[i] = fmt.Sprintf("cannot be read: %v", err)
-		return
-	}
-	defer rc.Close()
-	h := sha256.New()
-	st.size, err = io.Copy(h, io.LimitReader(rc, size+1))
-	if err != nil {
-		v.fileErrs[i] = fmt.Sprintf("cannot be read: %v", err)
-		return
-	}
-	want := strings.TrimPrefix(f.Name, filesDir)
-	if sum := hex.EncodeToString(h.Sum(nil)); sum != want {
-		v.fileErrs[i] = fmt.Sprintf("has content with the SHA-256 %s, not %s: the file was changed", sum, want)
-		return
-	}
-	st.ok = true
-}
-
-// checkClaims compares the corrections and retractions items.jsonl claims with those the
-// ledger records, both ways.
-func (v *verifier) checkClaims() {
-	if !slices.IsSorted(v.ids) {
-		slices.Sort(v.ids)
-	}
-	for k := 1; k < len(v.ids); k++ {
-		if v.ids[k] == v.ids[k-1] {
-			v.problem(Problem{Item: &ItemRef{ID: v.ids[k]}, File: itemsName, Reason: "appears more than once"})
-		}
-	}
-	inBundle := func(id int64) bool {
-		_, found := slices.BinarySearch(v.ids, id)
-		return found
-	}
-	for _, id := range sortedKeys(v.claimed) {
-		c := v.claimed[id]
-		ref := &ItemRef{ID: id, Title: c.title}
-		if r := c.retraction; r != nil {
-			f, ok := v.facts.retracted[id]
-			switch {
-			case !ok:
-				v.problem(Problem{Item: ref, Entry: entryRef(r.LedgerIndex), Reason: fmt.Sprintf("items.jsonl says it was retracted by ledger entry %d, but the ledger records no retraction of it", r.LedgerIndex)})
-			case f.Index != r.LedgerIndex:
-				v.problem(Problem{Item: ref, Entry: entryRef(f.Index), Reason: fmt.Sprintf("items.jsonl says ledger entry %d retracted it, but the ledger records its retraction at entry %d", r.LedgerIndex, f.Index)})
-			default:
-				if !f.At.Equal(r.At) {
-					v.problem(Problem{Item: ref, Entry: entryRef(f.Index), Reason: fmt.Sprintf("items.jsonl says it was retracted at %s, but ledger entry %d records %s", r.At.UTC().Format(time.RFC3339Nano), f.Index, f.At.UTC().Format(time.RFC3339Nano))})
-				}
-				if f.Reason != r.Reason {
-					v.problem(Problem{Item: ref, Entry: entryRef(f.Index), Reason: fmt.Sprintf("items.jsonl gives the retraction reason %q, but ledger entry %d records %q", r.Reason, f.Index, f.Reason)})
-				}
-			}
-		}
-		if s := c.supersededBy; s != nil {
-			f, ok := v.facts.supersedes[id]
-			switch {
-			case !ok:
-				v.problem(Problem{Item: ref, Entry: entryRef(s.LedgerIndex), Reason: fmt.Sprintf("items.jsonl says item %d corrected it at ledger entry %d, but the ledger records no correction of it", s.ID, s.LedgerIndex)})
-			case f.ID != s.ID || f.Index != s.LedgerIndex:
-				v.problem(Problem{Item: ref, Entry: entryRef(f.Index), Reason: fmt.Sprintf("items.jsonl says item %d corrected it at ledger entry %d, but the ledger records item %d at entry %d", s.ID, s.LedgerIndex, f.ID, f.Index)})
-			}
-		}
-	}
-	for _, id := range sortedKeys(v.facts.retracted) {
-		f := v.facts.retracted[id]
-		if c, ok := v.claimed[id]; (!ok || c.retraction == nil) && inBundle(id) {
-			v.problem(Problem{Item: &ItemRef{ID: id, Title: c.title}, Entry: entryRef(f.Index), Reason: fmt.Sprintf("ledger entry %d retracts it (%q), but items.jsonl does not say so", f.Index, f.Reason)})
-		}
-	}
-	for _, id := range sortedKeys(v.facts.supersedes) {
-		f := v.facts.supersedes[id]
-		if c, ok := v.claimed[id]; (!ok || c.supersededBy == nil) && inBundle(id) {
-			v.problem(Problem{Item: &ItemRef{ID: id, Title: c.title}, Entry: entryRef(f.Index), Reason: fmt.Sprintf("ledger entry %d adds item %d to correct it, but items.jsonl does not say so", f.Index, f.ID)})
-		}
-	}
-}
-
-func sortedKeys[V any](m map[int64]V) []int64 {
-	keys := make([]int64, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
-// checkUnreferencedFiles reports files no item refers to, and compares the counts.
-func (v *verifier) checkUnreferencedFiles() {
-	var count, total int64
-	for _, i := range v.byName {
-		st := v.files[i]
-		if !st.isFile {
-			continue
-		}
-		count++
-		if !st.checked {
-			v.fileProblem(v.zr.File[i].Name, 0, "is not the file of any item in items.jsonl")
-			continue
-		}
-		total += st.size
-	}
-	if count != v.m.Files.Count || total != v.m.Files.Bytes {
-		v.fileProblem(manifestName, 0, "says the bundle has %d files of %d bytes, but it has %d of %d", v.m.Files.Count, v.m.Files.Bytes, count, total)
-	}
-	v.rep.Files = count
+	v.files.ref(it)
 }
 
 // startPage begins rendering index.html as the manifest and items produce it, when the
@@ -974,13 +855,7 @@ func (c *itemCursor) advance() {
 			continue
 		}
 		c.prev = it.LedgerIndex
-		v.ids = append(v.ids, it.ID)
-		if it.Retraction != nil || it.SupersededBy != nil {
-			if v.claimed == nil {
-				v.claimed = make(map[int64]itemClaims)
-			}
-			v.claimed[it.ID] = itemClaims{title: it.Title, retraction: it.Retraction, supersededBy: it.SupersededBy}
-		}
+		v.claims.item(it, l.line)
 		if v.page != nil {
 			v.page.row(it)
 		}

@@ -1,10 +1,8 @@
 package bundle
 
 import (
-	"archive/zip"
 	"bufio"
 	"bytes"
-	"compress/flate"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -17,7 +15,6 @@ import (
 	"iter"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/transparency-dev/merkle/compact"
@@ -25,15 +22,19 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/evidenthq/evident/internal/blob"
+	"github.com/evidenthq/evident/internal/bundle/extsort"
+	"github.com/evidenthq/evident/internal/bundle/zipstream"
 	"github.com/evidenthq/evident/internal/domain"
 	"github.com/evidenthq/evident/internal/ledger"
 )
 
 // Write writes a bundle of the Source's evidence to w as a zip file, streaming: it keeps
-// no content and no list of items or entries in memory, only the hashes of the files it
-// has written. It reads the checkpoint first and exports the state of the ledger at that
-// checkpoint: items recorded after it are left out (counted in Summary.Skipped), and
-// corrections and retractions recorded after it are not shown.
+// no content and no list of items, entries or files in memory; what it must remember per
+// item (the zip's directory, the hashes of the files written, the ledger's corrections
+// and retractions) goes to temporary files in opts.TempDir, removed before it returns,
+// and to a bit per item. It reads the checkpoint first and exports the state of the
+// ledger at that checkpoint: items recorded after it are left out (counted in
+// Summary.Skipped), and corrections and retractions recorded after it are not shown.
 //
 // It fails, having written an incomplete zip, when the Source's ledger does not produce the
 // checkpoint's root; when an item's metadata, correction or retraction differs from what
@@ -49,20 +50,9 @@ func Write(ctx context.Context, w io.Writer, src Source, opts WriteOptions) (Sum
 	if err := bw.prepare(ctx, opts); err != nil {
 		return Summary{}, err
 	}
-	bw.zw = zip.NewWriter(w)
-	var pool sync.Pool
-	bw.zw.RegisterCompressor(zip.Deflate, func(out io.Writer) (io.WriteCloser, error) {
-		fw, ok := pool.Get().(*flate.Writer)
-		if ok {
-			fw.Reset(out)
-			return &pooledFlate{Writer: fw, pool: &pool}, nil
-		}
-		fw, err := flate.NewWriter(out, flate.BestSpeed)
-		if err != nil {
-			return nil, err
-		}
-		return &pooledFlate{Writer: fw, pool: &pool}, nil
-	})
+	bw.tempDir = opts.TempDir
+	bw.zw = zipstream.NewWriter(w, zipstream.Options{TempDir: opts.TempDir})
+	defer bw.release()
 	for _, step := range []func(context.Context) error{
 		bw.writeCheckpoint,
 		bw.writeLedger,
@@ -91,31 +81,40 @@ func Write(ctx context.Context, w io.Writer, src Source, opts WriteOptions) (Sum
 	}, nil
 }
 
-// pooledFlate returns its compressor to the pool when closed, since every member of a
-// bundle of many small files would otherwise allocate one.
-type pooledFlate struct {
-	*flate.Writer
-	pool *sync.Pool
-}
-
-func (p *pooledFlate) Close() error {
-	err := p.Writer.Close()
-	p.pool.Put(p.Writer)
-	return err
-}
-
 type bundleWriter struct {
 	src       Source
-	zw        *zip.Writer
+	zw        *zipstream.Writer
+	tempDir   string
 	generated time.Time
 	filter    Filter
 	cp        ledger.Checkpoint
 	note      []byte
 	key       string
 	m         manifest
-	facts     *ledgerFacts
+	// facts holds the corrections and retractions the ledger records, by the ledger
+	// index of the item they concern (see factsByIndex); nil when there are none.
+	facts *extsort.Sorter
+	// hashes holds the SHA-256 and place of every item written to items.jsonl, and
+	// repeats marks the places of the items whose file an earlier item already has.
+	hashes  *extsort.Sorter
+	repeats bitset
 	// digest is a hash of the items of the first pass, which every later pass must match.
 	digest []byte
+}
+
+// sortMemory is how many bytes of records each of the writer's and the verifier's
+// sorters keeps in memory before it writes them to a temporary file. Tests lower it.
+var sortMemory = 256 << 10
+
+// release frees what a failed write leaves: the zip's spooled directory and the sorters'
+// temporary files.
+func (bw *bundleWriter) release() {
+	bw.zw.Abort()
+	for _, s := range []*extsort.Sorter{bw.facts, bw.hashes} {
+		if s != nil {
+			s.Close()
+		}
+	}
 }
 
 // prepare reads the organization, the checkpoint and the filter, and fills the manifest's
@@ -187,9 +186,10 @@ func day(t time.Time) time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
-// create starts a member of the zip.
-func (bw *bundleWriter) create(name string, method uint16) (io.Writer, error) {
-	w, err := bw.zw.CreateHeader(&zip.FileHeader{Name: name, Method: method, Modified: bw.generated})
+// create starts a member of the zip. A large member is one whose size is not known
+// beforehand and may pass 4 GiB.
+func (bw *bundleWriter) create(name string, method uint16, large bool) (io.Writer, error) {
+	w, err := bw.zw.Create(zipstream.Header{Name: name, Method: method, Modified: bw.generated, Large: large})
 	if err != nil {
 		return nil, fmt.Errorf("write bundle: %s: %w", name, err)
 	}
@@ -197,14 +197,14 @@ func (bw *bundleWriter) create(name string, method uint16) (io.Writer, error) {
 }
 
 func (bw *bundleWriter) writeCheckpoint(context.Context) error {
-	w, err := bw.create(checkpointName, zip.Deflate)
+	w, err := bw.create(checkpointName, zipstream.Deflate, false)
 	if err != nil {
 		return err
 	}
 	if _, err := w.Write(bw.note); err != nil {
 		return fmt.Errorf("write bundle: %s: %w", checkpointName, err)
 	}
-	if w, err = bw.create(keyName, zip.Deflate); err != nil {
+	if w, err = bw.create(keyName, zipstream.Deflate, false); err != nil {
 		return err
 	}
 	if _, err := io.WriteString(w, bw.key+"\n"); err != nil {
@@ -216,12 +216,13 @@ func (bw *bundleWriter) writeCheckpoint(context.Context) error {
 // writeLedger writes the entries 0 to the checkpoint's size minus one, checks that they
 // produce the checkpoint's root, and collects their corrections and retractions.
 func (bw *bundleWriter) writeLedger(ctx context.Context) error {
-	zw, err := bw.create(ledgerName, zip.Deflate)
+	zw, err := bw.create(ledgerName, zipstream.Deflate, true)
 	if err != nil {
 		return err
 	}
 	w := bufio.NewWriterSize(zw, 64<<10)
-	bw.facts = newLedgerFacts()
+	facts := newFactCollector(bw.tempDir)
+	defer facts.close()
 	tree := newTreeHasher()
 	var next int64
 	var line []byte
@@ -249,14 +250,10 @@ func (bw *bundleWriter) writeLedger(ctx context.Context) error {
 		if err := tree.append(tlog.RecordHash(line)); err != nil {
 			return fmt.Errorf("write bundle: ledger entry %d: %w", e.Index, err)
 		}
-		// Only corrections and retractions matter here; every item's own entry is read
-		// when the item is.
-		if e.Type == domain.EventEvidenceSuperseded {
-			if rec, err := parseAdded(&e); err == nil {
-				bw.facts.add(&e, &rec)
-			}
-		} else {
-			bw.facts.add(&e, nil)
+		// Only additions, corrections and retractions matter here; every item's own entry
+		// is read again when the item is.
+		if err := facts.add(&e); err != nil {
+			return fmt.Errorf("write bundle: %w", err)
 		}
 		line = append(line, '\n')
 		if _, err := w.Write(line); err != nil {
@@ -277,6 +274,9 @@ func (bw *bundleWriter) writeLedger(ctx context.Context) error {
 	if root != bw.cp.Root {
 		return fmt.Errorf("write bundle: the ledger's entries 0 to %d have the root %s, but the checkpoint says %s: the stored ledger does not match its checkpoint", bw.cp.Size-1, root, bw.cp.Root)
 	}
+	if bw.facts, err = facts.byIndex(); err != nil {
+		return fmt.Errorf("write bundle: %w", err)
+	}
 	return nil
 }
 
@@ -290,12 +290,13 @@ const (
 )
 
 // items yields the Source's items recorded up to the checkpoint, in ledger order, with
-// their records for items.jsonl (without proofs, and none in passFiles); passItems counts
-// the items recorded after the checkpoint. Except in passFiles it reads the ledger
-// alongside, to take each item's time of addition from its entry and, in passItems, to
-// refuse an item whose metadata the ledger contradicts. On its last item it checks the
-// pass against the first one.
-func (bw *bundleWriter) items(ctx context.Context, p pass, fn func(it *Item, rec *itemRecord) error) error {
+// their place among them (0, 1, 2…) and their records for items.jsonl (without proofs,
+// and none in passFiles); passItems counts the items recorded after the checkpoint.
+// Except in passFiles it reads the ledger alongside, to take each item's time of addition
+// from its entry and, in passItems, to refuse an item whose metadata the ledger
+// contradicts, and the corrections and retractions the ledger records, in step. On its
+// last item it checks the pass against the first one.
+func (bw *bundleWriter) items(ctx context.Context, p pass, fn func(seq int64, it *Item, rec *itemRecord) error) error {
 	var skipped *int64
 	if p == passItems {
 		skipped = &bw.m.Items.Skipped
@@ -324,8 +325,17 @@ func (bw *bundleWriter) items(ctx context.Context, p pass, fn func(it *Item, rec
 		return &entry, nil
 	}
 
+	var facts *factCursor
+	if p != passFiles {
+		var err error
+		if facts, err = newFactCursor(bw.facts); err != nil {
+			return fmt.Errorf("write bundle: %w", err)
+		}
+	}
+
 	d := sha256.New()
 	prev := int64(-1)
+	seq := int64(0)
 	var buf [8]byte
 	for it, err := range bw.src.Items(ctx, bw.filter) {
 		if err != nil {
@@ -351,8 +361,9 @@ func (bw *bundleWriter) items(ctx context.Context, p pass, fn func(it *Item, rec
 		d.Write(binary.BigEndian.AppendUint64(buf[:0], uint64(e.ID)))
 		d.Write(binary.BigEndian.AppendUint64(buf[:0], uint64(e.LedgerIndex)))
 		d.Write([]byte(e.SHA256))
+		seq++
 		if p == passFiles {
-			if err := fn(&it, nil); err != nil {
+			if err := fn(seq-1, &it, nil); err != nil {
 				return err
 			}
 			continue
@@ -361,11 +372,15 @@ func (bw *bundleWriter) items(ctx context.Context, p pass, fn func(it *Item, rec
 		if err != nil {
 			return fmt.Errorf("write bundle: item %d: %w", e.ID, err)
 		}
-		rec, err := bw.record(&it, le, p == passItems)
+		f, err := facts.at(e.LedgerIndex)
+		if err != nil {
+			return fmt.Errorf("write bundle: %w", err)
+		}
+		rec, err := bw.record(&it, le, f, p == passItems)
 		if err != nil {
 			return fmt.Errorf("write bundle: item %d %q: %w", e.ID, e.Title, err)
 		}
-		if err := fn(&it, &rec); err != nil {
+		if err := fn(seq-1, &it, &rec); err != nil {
 			return err
 		}
 	}
@@ -383,7 +398,7 @@ func (bw *bundleWriter) items(ctx context.Context, p pass, fn func(it *Item, rec
 // up to the checkpoint: one recorded later is not part of the state the checkpoint
 // proves. When check is set, it fails when the ledger contradicts the item, which means
 // the database was changed behind the ledger's back.
-func (bw *bundleWriter) record(it *Item, entry *ledger.Entry, check bool) (itemRecord, error) {
+func (bw *bundleWriter) record(it *Item, entry *ledger.Entry, facts *itemFacts, check bool) (itemRecord, error) {
 	e := &it.Evidence
 	rec := itemRecord{
 		ID:          e.ID,
@@ -424,13 +439,13 @@ func (bw *bundleWriter) record(it *Item, entry *ledger.Entry, check bool) (itemR
 			return itemRecord{}, fmt.Errorf("the database disagrees with the ledger: %s", strings.Join(diffs, "; "))
 		}
 	}
-	if f, ok := bw.facts.supersedes[e.ID]; ok {
+	if f := facts.supersededBy(e.ID); f != nil {
 		if e.SupersededBy == nil || *e.SupersededBy != f.ID {
 			return itemRecord{}, fmt.Errorf("the database disagrees with the ledger: ledger entry %d adds item %d to correct it", f.Index, f.ID)
 		}
 		rec.SupersededBy = &supersedure{ID: f.ID, LedgerIndex: f.Index}
 	}
-	if f, ok := bw.facts.retracted[e.ID]; ok {
+	if f := facts.retraction(e.ID); f != nil {
 		if e.RetractedAt == nil || e.RetractReason != f.Reason {
 			return itemRecord{}, fmt.Errorf("the database disagrees with the ledger: ledger entry %d retracts it (%q)", f.Index, f.Reason)
 		}
@@ -444,14 +459,21 @@ func (bw *bundleWriter) writeItems(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("write bundle: ledger hashes: %w", err)
 	}
-	zw, err := bw.create(itemsName, zip.Deflate)
+	zw, err := bw.create(itemsName, zipstream.Deflate, true)
 	if err != nil {
 		return err
 	}
 	w := bufio.NewWriterSize(zw, 64<<10)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
-	err = bw.items(ctx, passItems, func(_ *Item, rec *itemRecord) error {
+	bw.hashes = extsort.New(bw.tempDir, sortMemory)
+	var key [sha256.Size + 8]byte
+	err = bw.items(ctx, passItems, func(seq int64, _ *Item, rec *itemRecord) error {
+		hex.Decode(key[:sha256.Size], []byte(rec.SHA256))
+		binary.BigEndian.PutUint64(key[sha256.Size:], uint64(seq))
+		if err := bw.hashes.Add(key[:]); err != nil {
+			return fmt.Errorf("write bundle: %w", err)
+		}
 		proof, err := ledger.InclusionProof(rec.LedgerIndex, bw.cp.Size, hashes)
 		if err != nil {
 			return fmt.Errorf("write bundle: item %d: %w", rec.ID, err)
@@ -472,21 +494,48 @@ func (bw *bundleWriter) writeItems(ctx context.Context) error {
 	return nil
 }
 
-// writeFiles writes each distinct content once, checking it against its hash and size.
+// findRepeats marks the items whose file an item before them already has, from the hashes
+// of the items in order that writeItems collected.
+func (bw *bundleWriter) findRepeats() error {
+	bw.repeats = newBitset(bw.hashes.Len())
+	if err := bw.hashes.Sort(); err != nil {
+		return err
+	}
+	it, err := bw.hashes.Iter()
+	if err != nil {
+		return err
+	}
+	var prev [sha256.Size]byte
+	first := true
+	for it.Next() {
+		rec := it.Record()
+		if !first && bytes.Equal(rec[:sha256.Size], prev[:]) {
+			bw.repeats.set(int64(binary.BigEndian.Uint64(rec[sha256.Size:])))
+		}
+		copy(prev[:], rec)
+		first = false
+	}
+	if err := it.Err(); err != nil {
+		return err
+	}
+	return bw.hashes.Close()
+}
+
+// writeFiles writes each distinct content once, where the first item that has it comes,
+// checking it against its hash and size.
 func (bw *bundleWriter) writeFiles(ctx context.Context) error {
-	written := make(map[[sha256.Size]byte]struct{})
+	if err := bw.findRepeats(); err != nil {
+		return fmt.Errorf("write bundle: %w", err)
+	}
 	h := sha256.New()
 	buf := make([]byte, 32<<10)
-	return bw.items(ctx, passFiles, func(it *Item, _ *itemRecord) error {
+	return bw.items(ctx, passFiles, func(seq int64, it *Item, _ *itemRecord) error {
 		e := &it.Evidence
-		var key [sha256.Size]byte
-		hex.Decode(key[:], []byte(e.SHA256))
-		if _, ok := written[key]; ok {
+		if bw.repeats.has(seq) {
 			return nil
 		}
-		written[key] = struct{}{}
 		name := filesDir + e.SHA256
-		zw, err := bw.create(name, methodFor(e.MediaType, e.Size))
+		zw, err := bw.create(name, methodFor(e.MediaType, e.Size), e.Size >= 1<<31)
 		if err != nil {
 			return err
 		}
@@ -523,14 +572,14 @@ const smallFile = 4 << 10
 // its media type is already compressed, deflated otherwise.
 func methodFor(mediaType string, size int64) uint16 {
 	if size < smallFile {
-		return zip.Store
+		return zipstream.Store
 	}
 	mt, _, _ := strings.Cut(mediaType, ";")
 	mt = strings.TrimSpace(strings.ToLower(mt))
 	switch {
 	case strings.HasPrefix(mt, "image/") && mt != "image/svg+xml" && mt != "image/bmp",
 		strings.HasPrefix(mt, "video/"), strings.HasPrefix(mt, "audio/"):
-		return zip.Store
+		return zipstream.Store
 	}
 	switch mt {
 	case "application/zip", "application/gzip", "application/x-gzip", "application/pdf",
@@ -538,16 +587,16 @@ func methodFor(mediaType string, size int64) uint16 {
 		"application/vnd.openxmlformats-officedocument.wordprocessingml.document",
 		"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 		"application/vnd.openxmlformats-officedocument.presentationml.presentation":
-		return zip.Store
+		return zipstream.Store
 	}
-	return zip.Deflate
+	return zipstream.Deflate
 }
 
 // writeIndex renders index.html from the items as items.jsonl has them: each record makes
 // a round trip through JSON first, so that the page is exactly what the verifier renders
 // from the bundle.
 func (bw *bundleWriter) writeIndex(ctx context.Context) error {
-	zw, err := bw.create(indexName, zip.Deflate)
+	zw, err := bw.create(indexName, zipstream.Deflate, true)
 	if err != nil {
 		return err
 	}
@@ -559,7 +608,7 @@ func (bw *bundleWriter) writeIndex(ctx context.Context) error {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	err = bw.items(ctx, passIndex, func(_ *Item, rec *itemRecord) error {
+	err = bw.items(ctx, passIndex, func(_ int64, _ *Item, rec *itemRecord) error {
 		buf.Reset()
 		if err := enc.Encode(rec); err != nil {
 			return fmt.Errorf("write bundle: item %d: %w", rec.ID, err)
@@ -586,7 +635,7 @@ func (bw *bundleWriter) writeIndex(ctx context.Context) error {
 }
 
 func (bw *bundleWriter) writeReadme(context.Context) error {
-	w, err := bw.create(readmeName, zip.Deflate)
+	w, err := bw.create(readmeName, zipstream.Deflate, false)
 	if err != nil {
 		return err
 	}
@@ -597,7 +646,7 @@ func (bw *bundleWriter) writeReadme(context.Context) error {
 }
 
 func (bw *bundleWriter) writeManifest(context.Context) error {
-	w, err := bw.create(manifestName, zip.Deflate)
+	w, err := bw.create(manifestName, zipstream.Deflate, false)
 	if err != nil {
 		return err
 	}

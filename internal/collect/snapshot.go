@@ -41,10 +41,13 @@ type SnapshotConnection struct {
 // SnapshotExchange is one response. The body is kept in the most readable form that is
 // exact: JSON as JSON, other text as a string, anything else in base64.
 type SnapshotExchange struct {
-	At     time.Time `json:"at"`
-	Method string    `json:"method"`
-	URL    string    `json:"url"`
-	Status int       `json:"status"`
+	At time.Time `json:"at"`
+	// Operation is the API operation asked, in the vendor's terms, such as
+	// "iam:ListUsers" or "GET /orgs/{org}/members".
+	Operation string `json:"operation"`
+	Method    string `json:"method"`
+	URL       string `json:"url"`
+	Status    int    `json:"status"`
 	// JSON is a JSON body.
 	JSON json.RawMessage `json:"json,omitempty"`
 	// Text is a body of UTF-8 text that is not JSON, such as the XML of AWS query APIs.
@@ -55,7 +58,7 @@ type SnapshotExchange struct {
 
 // exchange converts a recorded exchange into its snapshot form.
 func exchange(e connector.Exchange) SnapshotExchange {
-	x := SnapshotExchange{At: e.At.UTC(), Method: e.Method, URL: e.URL, Status: e.Status}
+	x := SnapshotExchange{At: e.At.UTC(), Operation: e.Operation, Method: e.Method, URL: e.URL, Status: e.Status}
 	switch {
 	case len(e.Response) > 0 && json.Valid(e.Response):
 		x.JSON = json.RawMessage(e.Response)

@@ -59,11 +59,15 @@ type TypeError struct {
 
 // Exchange is one HTTP request and its response as the source sent it.
 type Exchange struct {
-	At       time.Time `json:"at"`
-	Method   string    `json:"method"`
-	URL      string    `json:"url"` // with credentials and signature parameters removed
-	Status   int       `json:"status"`
-	Response []byte    `json:"response"`
+	At time.Time `json:"at"`
+	// Operation names the API operation asked, in the vendor's terms: "iam:ListUsers",
+	// "GET /orgs/{org}/members", "ListUsers". It is the method and path when the
+	// connector does not know the request.
+	Operation string `json:"operation"`
+	Method    string `json:"method"`
+	URL       string `json:"url"` // with credentials and signature parameters removed
+	Status    int    `json:"status"`
+	Response  []byte `json:"response"`
 }
 
 // Recorder is an http.RoundTripper that keeps every response body it passes through. Give
@@ -74,6 +78,9 @@ type Recorder struct {
 	// passed to the SDK.
 	MaxBody int64
 	Now     func() time.Time
+	// Operation names the API operation of a request (see Exchange.Operation); nil, or an
+	// empty name, records the method and the path instead.
+	Operation func(*http.Request) string
 
 	mu        sync.Mutex
 	exchanges []Exchange
@@ -84,6 +91,13 @@ func (r *Recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	next := r.Next
 	if next == nil {
 		next = http.DefaultTransport
+	}
+	op := ""
+	if r.Operation != nil {
+		op = r.Operation(req)
+	}
+	if op == "" {
+		op = req.Method + " " + req.URL.EscapedPath()
 	}
 	resp, err := next.RoundTrip(req)
 	if err != nil {
@@ -107,7 +121,8 @@ func (r *Recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 		now = r.Now
 	}
 	r.mu.Lock()
-	r.exchanges = append(r.exchanges, Exchange{At: now().UTC(), Method: req.Method, URL: RedactURL(req.URL), Status: resp.StatusCode, Response: body})
+	r.exchanges = append(r.exchanges, Exchange{At: now().UTC(), Operation: op, Method: req.Method, URL: RedactURL(req.URL),
+		Status: resp.StatusCode, Response: body})
 	r.mu.Unlock()
 	return resp, nil
 }

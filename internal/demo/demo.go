@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/evidenthq/evident/internal/catalog"
+	"github.com/evidenthq/evident/internal/collect"
 	"github.com/evidenthq/evident/internal/domain"
 	"github.com/evidenthq/evident/internal/evidence"
 )
@@ -274,6 +275,11 @@ type Options struct {
 	// Evidence, when set, adds the demonstration's evidence through the evidence service,
 	// as people would: some current, some stale, one item corrected and one withdrawn.
 	Evidence *evidence.Service
+	// Monitoring, when set, adds the demonstration's continuous monitoring through it: paused
+	// connections to AWS, GitHub, Okta and Google Workspace with the resources they report,
+	// the HR roster, two test runs with their alerts, and an exception (see monitoring.go).
+	// Its Store must be the store Seed is given, and it needs a Sealer and the connectors.
+	Monitoring *collect.Service
 }
 
 // Result is what Seed did.
@@ -284,7 +290,7 @@ type Result struct {
 }
 
 // Seed creates the demonstration organization, and whatever of it is missing: its people,
-// systems, custom control, the state of its controls, and its evidence. Each step looks
+// systems, custom control, the state of its controls, its evidence and its monitoring. Each step looks
 // before it creates, so Seed is safe to run at every start and finishes a seed that was
 // cut short.
 // A control someone has already changed keeps what they gave it. An organization with
@@ -329,6 +335,11 @@ func Seed(ctx context.Context, st domain.Store, cat *catalog.Catalog, opts Optio
 	}
 	if opts.Evidence != nil {
 		if err := seedEvidence(ctx, st, opts.Evidence, org.ID, ids, opts.Now); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Monitoring != nil {
+		if err := seedMonitoring(ctx, st, opts.Monitoring, org.ID, ids, opts.Now); err != nil {
 			return nil, err
 		}
 	}

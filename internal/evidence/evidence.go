@@ -10,7 +10,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -224,7 +223,7 @@ func (s *Service) prepare(ctx context.Context, actor domain.Actor, in Input) (do
 			return domain.NewEvidence{}, err
 		}
 		if in.MediaType != "" {
-			if _, _, err := mime.ParseMediaType(in.MediaType); err != nil {
+			if !validMediaType(in.MediaType) {
 				return domain.NewEvidence{}, domain.Invalid("media_type", "is not a media type, such as application/json")
 			}
 			e.MediaType = in.MediaType
@@ -237,7 +236,7 @@ func (s *Service) prepare(ctx context.Context, actor domain.Actor, in Input) (do
 		return domain.NewEvidence{}, domain.Invalid("kind", "must be one of file, link, note, snapshot")
 	}
 	probe := e
-	probe.SHA256 = strings.Repeat("0", 64)
+	probe.SHA256 = probeSHA256
 	if err := domain.ValidateEvidence(&probe); err != nil {
 		return domain.NewEvidence{}, err
 	}
@@ -253,24 +252,48 @@ func (s *Service) prepare(ctx context.Context, actor domain.Actor, in Input) (do
 	return s.putBlob(ctx, e, bytes.NewReader(data))
 }
 
+// probeSHA256 stands in for the content's hash while the metadata is checked before the
+// content is read.
+const probeSHA256 = "0000000000000000000000000000000000000000000000000000000000000000"
+
 // onlyContent refuses content given in a field that the input's kind does not read.
 func onlyContent(in Input) error {
-	given := []struct {
-		field string
-		set   bool
-		kinds []domain.EvidenceKind // the kinds that read the field
-	}{
-		{"file", in.File != nil, []domain.EvidenceKind{domain.EvidenceFile, domain.EvidenceSnapshot}},
-		{"url", in.URL != "", []domain.EvidenceKind{domain.EvidenceLink}},
-		{"note", in.Note != "", []domain.EvidenceKind{domain.EvidenceNote}},
-		{"snapshot", in.Snapshot != nil, []domain.EvidenceKind{domain.EvidenceSnapshot}},
-	}
-	for _, g := range given {
-		if g.set && !slices.Contains(g.kinds, in.Kind) {
-			return domain.Invalid(g.field, "is not the content of a %s", in.Kind)
-		}
+	file := in.Kind == domain.EvidenceFile || in.Kind == domain.EvidenceSnapshot
+	switch {
+	case in.File != nil && !file:
+		return domain.Invalid("file", "is not the content of a %s", in.Kind)
+	case in.URL != "" && in.Kind != domain.EvidenceLink:
+		return domain.Invalid("url", "is not the content of a %s", in.Kind)
+	case in.Note != "" && in.Kind != domain.EvidenceNote:
+		return domain.Invalid("note", "is not the content of a %s", in.Kind)
+	case in.Snapshot != nil && in.Kind != domain.EvidenceSnapshot:
+		return domain.Invalid("snapshot", "is not the content of a %s", in.Kind)
 	}
 	return nil
+}
+
+// validMediaType reports whether s is a media type that mime.ParseMediaType accepts. The
+// plain type/subtype that connectors send with every item, such as application/json, is
+// recognized without the parse and the map of parameters it builds.
+func validMediaType(s string) bool {
+	slash := strings.IndexByte(s, '/')
+	if slash > 0 && slash < len(s)-1 && tokenOnly(s[:slash]) && tokenOnly(s[slash+1:]) {
+		return true
+	}
+	_, _, err := mime.ParseMediaType(s)
+	return err == nil
+}
+
+// tokenOnly reports whether s is made of the characters of an RFC 2045 token: printable
+// ASCII other than space and the tspecials ()<>@,;:\"/[]?=.
+func tokenOnly(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?=`, c) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // prepareStream reads up to domain.MaxInlineContent bytes of r: content that ends there is

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -43,10 +44,19 @@ const maxDepth = 1000
 // separators=(",", ":"), ensure_ascii=False) produces the same bytes, which gives auditors
 // an independent check.
 func CanonicalJSON(data []byte) ([]byte, error) {
+	return AppendCanonicalJSON(make([]byte, 0, len(data)), data)
+}
+
+// AppendCanonicalJSON appends the canonical form of data, as CanonicalJSON returns it, to
+// dst and returns the extended slice; it rejects what CanonicalJSON rejects, with the
+// same errors (offsets are in data). Encoders that write many values reuse one buffer.
+func AppendCanonicalJSON(dst, data []byte) ([]byte, error) {
 	if !utf8.Valid(data) {
 		return nil, &JSONError{Offset: invalidUTF8Offset(data), Reason: "invalid UTF-8"}
 	}
-	c := canonicalizer{in: data, out: make([]byte, 0, len(data))}
+	c := canonicalizers.Get().(*canonicalizer)
+	defer c.release()
+	c.in, c.pos, c.out = data, 0, dst
 	c.skipSpace()
 	if err := c.value(0); err != nil {
 		return nil, err
@@ -56,6 +66,22 @@ func CanonicalJSON(data []byte) ([]byte, error) {
 		return nil, c.errorf("unexpected %s after the JSON value", c.describe())
 	}
 	return c.out, nil
+}
+
+// canonicalizers keep the scratch stacks of finished canonicalizations for the next.
+var canonicalizers = sync.Pool{New: func() any { return new(canonicalizer) }}
+
+// maxKeptScratch bounds the scratch space a pooled canonicalizer keeps.
+const maxKeptScratch = 64 << 10
+
+// release returns c to the pool, holding no reference to the input or the output.
+func (c *canonicalizer) release() {
+	c.in, c.out, c.pos = nil, nil, 0
+	if cap(c.scratch)+cap(c.names)+cap(c.tmp) > maxKeptScratch || cap(c.members) > maxKeptScratch/32 {
+		return // let an unusually large document's scratch go
+	}
+	c.scratch, c.names, c.members, c.tmp = c.scratch[:0], c.names[:0], c.members[:0], c.tmp[:0]
+	canonicalizers.Put(c)
 }
 
 // JSONError reports why CanonicalJSON rejected its input and where.
@@ -128,6 +154,12 @@ func (c *canonicalizer) value(depth int) error {
 	case b == '[':
 		return c.array(depth + 1)
 	case b == '"':
+		// A string without escapes is its own canonical form.
+		if end, ok := c.plainString(); ok {
+			c.out = append(c.out, c.in[c.pos:end]...)
+			c.pos = end
+			return nil
+		}
 		s, err := c.str(c.scratch[:0])
 		if err != nil {
 			return err
@@ -199,30 +231,49 @@ func (c *canonicalizer) digits() int {
 	return c.pos - start
 }
 
+// plainString reports whether the JSON string at the current position has neither
+// escapes nor control characters, and if so where it ends (after its closing quote).
+func (c *canonicalizer) plainString() (int, bool) {
+	for i := c.pos + 1; i < len(c.in); i++ {
+		switch b := c.in[i]; {
+		case b == '"':
+			return i + 1, true
+		case b == '\\' || b < 0x20:
+			return 0, false
+		}
+	}
+	return 0, false
+}
+
 // str reads a JSON string at the current position and appends the code points it denotes,
 // as UTF-8, to dst.
 func (c *canonicalizer) str(dst []byte) ([]byte, error) {
 	c.pos++ // opening quote
 	for {
+		// The input is valid UTF-8, so bytes other than quotes, escapes and control
+		// characters can be copied as they are, a run at a time.
+		start := c.pos
+		for c.pos < len(c.in) {
+			if b := c.in[c.pos]; b == '"' || b == '\\' || b < 0x20 {
+				break
+			}
+			c.pos++
+		}
+		dst = append(dst, c.in[start:c.pos]...)
 		if c.pos >= len(c.in) {
 			return nil, c.errorf("unexpected end of input in string")
 		}
-		b := c.in[c.pos]
-		switch {
+		switch b := c.in[c.pos]; {
 		case b == '"':
 			c.pos++
 			return dst, nil
 		case b < 0x20:
 			return nil, c.errorf("control character %U in string must be escaped", rune(b))
-		case b == '\\':
+		default: // a reverse solidus
 			var err error
 			if dst, err = c.escape(dst); err != nil {
 				return nil, err
 			}
-		default:
-			// The input is valid UTF-8, so bytes can be copied as they are.
-			dst = append(dst, b)
-			c.pos++
 		}
 	}
 }
@@ -377,14 +428,20 @@ func (c *canonicalizer) object(depth int) error {
 		if c.pos >= len(c.in) || c.in[c.pos] != '"' {
 			return c.errorf("unexpected %s in object, want a member name", c.describe())
 		}
-		nameStart := len(c.names)
-		names, err := c.str(c.names)
-		if err != nil {
-			return err
+		nameStart, start := len(c.names), len(c.out)
+		if end, ok := c.plainString(); ok {
+			// A name without escapes is its own canonical form.
+			c.names = append(c.names, c.in[c.pos+1:end-1]...)
+			c.out = append(c.out, c.in[c.pos:end]...)
+			c.pos = end
+		} else {
+			names, err := c.str(c.names)
+			if err != nil {
+				return err
+			}
+			c.names = names
+			c.out = appendCanonicalString(c.out, c.names[nameStart:])
 		}
-		c.names = names
-		start := len(c.out)
-		c.out = appendCanonicalString(c.out, c.names[nameStart:])
 		c.skipSpace()
 		if c.pos >= len(c.in) || c.in[c.pos] != ':' {
 			return c.errorf("unexpected %s after member name, want :", c.describe())
@@ -444,19 +501,31 @@ func (c *canonicalizer) object(depth int) error {
 	return nil
 }
 
+// AppendString appends s, which must be valid UTF-8, as a JSON string in canonical form
+// (the string rule of CanonicalJSON), for encoders that write canonical JSON directly.
+func AppendString(dst []byte, s string) []byte {
+	return appendCanonicalString(dst, s)
+}
+
 // appendCanonicalString appends s, which is valid UTF-8, as a canonical JSON string.
 func appendCanonicalString[S ~string | ~[]byte](dst []byte, s S) []byte {
 	const hex = "0123456789abcdef"
 	dst = append(dst, '"')
-	for i := range len(s) {
-		b := s[i]
-		switch {
+	for i := 0; i < len(s); i++ {
+		// Copy a run of bytes written as they are in one append.
+		start := i
+		for i < len(s) && s[i] >= 0x20 && s[i] != '"' && s[i] != '\\' {
+			i++
+		}
+		dst = append(dst, s[start:i]...)
+		if i == len(s) {
+			break
+		}
+		switch b := s[i]; {
 		case b == '"':
 			dst = append(dst, '\\', '"')
 		case b == '\\':
 			dst = append(dst, '\\', '\\')
-		case b >= 0x20:
-			dst = append(dst, b)
 		case b == '\b':
 			dst = append(dst, '\\', 'b')
 		case b == '\t':

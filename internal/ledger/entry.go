@@ -75,10 +75,13 @@ func FromEvent(e domain.Event) Entry {
 // is not valid UTF-8, when the year of At is outside 0000–9999, or when Data is not
 // acceptable to CanonicalJSON; the error names the field.
 func (e Entry) Canonical() ([]byte, error) {
-	return e.appendCanonical(make([]byte, 0, 160+len(e.Actor)+len(e.Subject)+len(e.Data)))
+	return e.AppendCanonical(make([]byte, 0, 160+len(e.Actor)+len(e.Subject)+len(e.Data)))
 }
 
-func (e Entry) appendCanonical(b []byte) ([]byte, error) {
+// AppendCanonical appends the entry's canonical encoding (see Canonical) to b and returns
+// the extended slice, or an error as Canonical does. Encoders of many entries reuse one
+// buffer.
+func (e Entry) AppendCanonical(b []byte) ([]byte, error) {
 	if e.Index < 0 {
 		return nil, domain.Invalid("index", "%d is negative", e.Index)
 	}
@@ -93,13 +96,6 @@ func (e Entry) appendCanonical(b []byte) ([]byte, error) {
 	if y := at.Year(); y < 0 || y > 9999 {
 		return nil, domain.Invalid("at", "year %d is outside 0000–9999", y)
 	}
-	data := []byte("null")
-	if len(bytes.TrimLeft(e.Data, " \t\r\n")) > 0 {
-		var err error
-		if data, err = CanonicalJSON(e.Data); err != nil {
-			return nil, domain.Invalid("data", "%v", err)
-		}
-	}
 	b = append(b, `{"actor":`...)
 	b = appendCanonicalString(b, e.Actor)
 	b = append(b, `,"actor_id":`...)
@@ -107,7 +103,14 @@ func (e Entry) appendCanonical(b []byte) ([]byte, error) {
 	b = append(b, `,"at":"`...)
 	b = at.AppendFormat(b, TimeLayout)
 	b = append(b, `","data":`...)
-	b = append(b, data...)
+	if len(bytes.TrimLeft(e.Data, " \t\r\n")) > 0 {
+		var err error
+		if b, err = AppendCanonicalJSON(b, e.Data); err != nil {
+			return nil, domain.Invalid("data", "%v", err)
+		}
+	} else {
+		b = append(b, "null"...)
+	}
 	b = append(b, `,"index":`...)
 	b = strconv.AppendInt(b, e.Index, 10)
 	b = append(b, `,"org_id":`...)

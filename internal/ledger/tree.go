@@ -34,6 +34,23 @@ func AppendIndex(n int64) int64 {
 	return tlog.StoredHashIndex(0, n)
 }
 
+// AppendedBy returns the index of the entry whose append adds the stored hash at
+// position x (x >= 0): the n with AppendIndex(n) <= x < AppendIndex(n+1). A store that
+// keeps each entry's hashes together finds a hash's entry with it.
+func AppendedBy(x int64) int64 {
+	// AppendIndex grows with n, by at least one per entry: search [0, x].
+	lo, hi := int64(0), x+1 // AppendIndex(lo) <= x < AppendIndex(hi)
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		if AppendIndex(mid) <= x {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}
+
 // StoredHashCount returns how many stored hashes a log of n entries has, which is also
 // AppendIndex(n): the position where the next entry's hashes go.
 func StoredHashCount(n int64) int64 {

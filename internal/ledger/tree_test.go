@@ -209,6 +209,41 @@ func TestHashesForAppendErrors(t *testing.T) {
 	}
 }
 
+// TestAppendedBy checks AppendedBy against the hashes each append actually adds, and
+// against tlog's own positions far out.
+func TestAppendedBy(t *testing.T) {
+	var m MemoryHashes
+	for n := int64(0); n < 1100; n++ {
+		hashes, err := HashesForAppend(n, []byte(fmt.Sprint(n)), &m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := AppendIndex(n)
+		for i := range hashes {
+			if got := AppendedBy(base + int64(i)); got != n {
+				t.Fatalf("AppendedBy(%d) = %d; entry %d adds it", base+int64(i), got, n)
+			}
+		}
+		if next := AppendIndex(n + 1); next != base+int64(len(hashes)) {
+			t.Fatalf("entry %d adds %d hashes from %d, but entry %d starts at %d", n, len(hashes), base, n+1, next)
+		}
+		m.hashes = append(m.hashes, hashes...)
+		m.size++
+	}
+	for _, n := range []int64{1<<20 - 1, 1 << 20, 1<<40 + 12345, 1<<50 - 1} {
+		for level := range 60 {
+			if (n+1)%(int64(1)<<level) != 0 {
+				break
+			}
+			// Entry n completes the subtree at this level that ends with it.
+			x := tlog.StoredHashIndex(level, (n+1)>>level-1)
+			if got := AppendedBy(x); got != n {
+				t.Errorf("AppendedBy(%d) (level %d) = %d; want %d", x, level, got, n)
+			}
+		}
+	}
+}
+
 func TestMemoryHashes(t *testing.T) {
 	entries := testEntries(t, 1, 37)
 	var grown MemoryHashes

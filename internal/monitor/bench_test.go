@@ -23,8 +23,9 @@ import (
 //
 //	go test ./internal/monitor -run XXX -bench Library/.*/1M -benchtime 1x
 //
-// "resident" holds every resource in memory before the run (a MemoryInventory); the peak
-// heap then includes the inventory itself. "streaming" generates each type's resources as
+// "resident" holds every resource in memory before the run (a MemoryInventory, which keeps
+// attributes in the compact form of compact.go); the peak heap then includes the inventory
+// itself. "streaming" generates each type's resources as
 // the engine reads them, as the store streams rows, so the peak heap is the engine's own
 // (verdicts, related() indexes, batches in flight); its time includes generating the
 // resources, about what decoding them from the store would cost.

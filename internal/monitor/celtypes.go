@@ -24,6 +24,8 @@ type objectType struct {
 	listType *types.Type // list(celType)
 	fields   map[string]*fieldInfo
 	names    []string
+	// attrs are the schema's fields in order; fieldValues hold their values in that order.
+	attrs    []*fieldInfo
 	open     bool // custom types: any field, typed dyn
 	resource bool // a resource type: it has the builtin fields
 }
@@ -41,6 +43,7 @@ type fieldInfo struct {
 	name    string
 	kind    Kind // empty for the dynamic fields of open types
 	builtin int
+	index   int // in the object type's attrs; -1 for builtin and dynamic fields
 	celType *types.Type
 	elem    *objectType // for objects and lists of objects
 	ft      *types.FieldType
@@ -56,11 +59,11 @@ func newObjectType(name string, fields []Field, resource bool) *objectType {
 	}
 	if resource {
 		for i, f := range builtinFields {
-			ot.addField(&fieldInfo{name: f.Name, kind: KindString, builtin: i + 1, celType: types.StringType})
+			ot.addField(&fieldInfo{name: f.Name, kind: KindString, builtin: i + 1, index: -1, celType: types.StringType})
 		}
 	}
 	for _, f := range fields {
-		fi := &fieldInfo{name: f.Name, kind: f.Kind}
+		fi := &fieldInfo{name: f.Name, kind: f.Kind, index: len(ot.attrs)}
 		switch f.Kind {
 		case KindString:
 			fi.celType = types.StringType
@@ -84,6 +87,7 @@ func newObjectType(name string, fields []Field, resource bool) *objectType {
 			panic(fmt.Sprintf("monitor: field %s.%s has unknown kind %q", name, f.Name, f.Kind))
 		}
 		ot.addField(fi)
+		ot.attrs = append(ot.attrs, fi)
 	}
 	sort.Strings(ot.names)
 	return ot
@@ -107,7 +111,7 @@ func (ot *objectType) field(name string) (*fieldInfo, bool) {
 	if !ot.open {
 		return nil, false
 	}
-	fi := &fieldInfo{name: name, celType: types.DynType}
+	fi := &fieldInfo{name: name, index: -1, celType: types.DynType}
 	fi.ft = &types.FieldType{
 		Type:    types.DynType,
 		IsSet:   func(target any) bool { return fi.isSet(target) },
@@ -116,15 +120,55 @@ func (ot *objectType) field(name string) (*fieldInfo, bool) {
 	return fi, true
 }
 
-// object is a resource, or a nested object of one, as a CEL value.
+// object is a resource, or a nested object of one, as a CEL value. Its attributes are
+// vals when set (the compact form a MemoryInventory keeps), else attrs.
 type object struct {
 	typ   *objectType
 	res   *Resource // nil for nested objects
 	attrs map[string]any
+	vals  *fieldValues
 }
 
-func newResourceObject(typ *objectType, r *Resource) *object {
-	return &object{typ: typ, res: r, attrs: r.Attributes}
+func newResourceObject(typ *objectType, e entry) *object {
+	return &object{typ: typ, res: e.res, attrs: e.res.Attributes, vals: e.vals}
+}
+
+// newNestedObject returns a nested object from its value: a map or compact values.
+func newNestedObject(typ *objectType, v any) (*object, bool) {
+	switch x := v.(type) {
+	case map[string]any:
+		return &object{typ: typ, attrs: x}, true
+	case *fieldValues:
+		return &object{typ: typ, vals: x}, true
+	}
+	return nil, false
+}
+
+// set makes the object the resource of an entry.
+func (o *object) set(e entry) {
+	o.res, o.vals = e.res, e.vals
+	o.attrs = nil
+	if e.res != nil {
+		o.attrs = e.res.Attributes
+	}
+}
+
+// attr returns the value of an attribute field, and whether it is present.
+func (o *object) attr(fi *fieldInfo) (any, bool) {
+	if o.vals != nil && fi.index >= 0 {
+		v := (*o.vals)[fi.index]
+		return v, v != nil
+	}
+	v, ok := o.attrs[fi.name]
+	return v, ok
+}
+
+// attributes returns the object's attributes as a map.
+func (o *object) attributes() map[string]any {
+	if o.vals != nil {
+		return o.typ.expand(o.vals)
+	}
+	return o.attrs
 }
 
 func (fi *fieldInfo) isSet(target any) bool {
@@ -135,7 +179,7 @@ func (fi *fieldInfo) isSet(target any) bool {
 	if fi.builtin != attrField {
 		return o.res != nil
 	}
-	v, ok := o.attrs[fi.name]
+	v, ok := o.attr(fi)
 	return ok && v != nil
 }
 
@@ -165,7 +209,7 @@ func (fi *fieldInfo) get(o *object) ref.Val {
 			return types.String(o.res.Connection)
 		}
 	}
-	v, ok := o.attrs[fi.name]
+	v, ok := o.attr(fi)
 	if !ok || v == nil {
 		return types.NewErr("%s has no attribute %q (test optional fields with has())", o.typ.name, fi.name)
 	}
@@ -204,14 +248,16 @@ func (fi *fieldInfo) get(o *object) ref.Val {
 			return types.NewStringInterfaceMap(registryAdapter, m)
 		}
 	case KindObject:
-		if m, ok := v.(map[string]any); ok {
-			return &object{typ: fi.elem, attrs: m}
+		if obj, ok := newNestedObject(fi.elem, v); ok {
+			return obj
 		}
 	case KindObjectList:
 		switch l := v.(type) {
 		case []any:
 			for i, e := range l {
-				if _, ok := e.(map[string]any); !ok {
+				switch e.(type) {
+				case map[string]any, *fieldValues:
+				default:
 					return types.NewErr("%s.%s[%d] is %s, not an object", o.typ.name, fi.name, i, describe(e))
 				}
 			}
@@ -227,8 +273,13 @@ func (fi *fieldInfo) get(o *object) ref.Val {
 func (o *object) ConvertToNative(typeDesc reflect.Type) (any, error) {
 	switch typeDesc {
 	case reflect.TypeFor[map[string]any]():
-		return o.attrs, nil
+		return o.attributes(), nil
 	case reflect.TypeFor[*Resource]():
+		if o.res != nil && o.vals != nil {
+			r := *o.res
+			r.Attributes = o.attributes()
+			return &r, nil
+		}
 		if o.res != nil {
 			return o.res, nil
 		}
@@ -256,6 +307,9 @@ func (o *object) Equal(other ref.Val) ref.Val {
 	}
 	if o.res != nil || p.res != nil {
 		return types.Bool(o.res == p.res)
+	}
+	if o.vals != nil || p.vals != nil {
+		return types.Bool(o.vals == p.vals)
 	}
 	return types.Bool(reflect.ValueOf(o.attrs).UnsafePointer() == reflect.ValueOf(p.attrs).UnsafePointer())
 }
@@ -297,7 +351,7 @@ func (o *object) IsSet(field ref.Val) ref.Val {
 // they are read rather than all at once, since most tests stop at the first match.
 type objectList struct {
 	elem *objectType
-	src  any // []any of map[string]any, or []map[string]any
+	src  any // []any of map[string]any or fieldValues, or []map[string]any
 	n    int
 }
 
@@ -305,7 +359,8 @@ func (l *objectList) at(i int) ref.Val {
 	if m, ok := l.src.([]map[string]any); ok {
 		return &object{typ: l.elem, attrs: m[i]}
 	}
-	return &object{typ: l.elem, attrs: l.src.([]any)[i].(map[string]any)}
+	obj, _ := newNestedObject(l.elem, l.src.([]any)[i]) // checked when the list was made
+	return obj
 }
 
 // materialize returns the list as a standard CEL list, for the operations tests rarely use.
@@ -340,7 +395,20 @@ func (l *objectList) Equal(other ref.Val) ref.Val { return l.materialize().Equal
 func (l *objectList) Type() ref.Type { return l.elem.listType }
 
 // Value implements ref.Val.
-func (l *objectList) Value() any { return l.src }
+func (l *objectList) Value() any {
+	src, ok := l.src.([]any)
+	if !ok {
+		return l.src
+	}
+	out := make([]any, len(src))
+	for i, e := range src {
+		if vals, ok := e.(*fieldValues); ok {
+			e = l.elem.expand(vals)
+		}
+		out[i] = e
+	}
+	return out
+}
 
 // Add implements traits.Adder.
 func (l *objectList) Add(other ref.Val) ref.Val { return l.materialize().Add(other) }

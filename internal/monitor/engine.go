@@ -3,6 +3,7 @@ package monitor
 import (
 	"context"
 	"fmt"
+	"iter"
 	"runtime"
 	"strings"
 	"sync"
@@ -120,6 +121,7 @@ func Evaluate(ctx context.Context, programs []*Program, inv Inventory, now time.
 		indexes: map[relatedKey]*relatedIndex{},
 		workers: max(1, runtime.GOMAXPROCS(0)),
 		free:    make(chan []ResourceResult, 256),
+		batches: make(chan []entry, 64),
 	}
 	r.relatedOp = r.related
 	var order []string
@@ -194,6 +196,27 @@ type run struct {
 	// copies it to the test's verdicts in inventory order and hands it back, so a run
 	// allocates buffers only for the few batches in flight.
 	free chan []ResourceResult
+	// batches holds the resource lists of collected batches, for the next ones to reuse.
+	batches chan []entry
+}
+
+// entryBuffer returns an empty resource list for one batch.
+func (r *run) entryBuffer() []entry {
+	select {
+	case b := <-r.batches:
+		return b
+	default:
+		return make([]entry, 0, batchSize)
+	}
+}
+
+// putEntries returns a batch's resource list once its verdicts are collected.
+func (r *run) putEntries(b []entry) {
+	clear(b)
+	select {
+	case r.batches <- b[:0]:
+	default:
+	}
 }
 
 // buffer returns an empty verdict buffer for one batch.
@@ -220,8 +243,30 @@ func (r *run) putBuffer(b []ResourceResult) {
 
 type batch struct {
 	seq int
-	rs  []*Resource
+	rs  []entry
 	out [][]ResourceResult // per program; buffers recycled once collected
+}
+
+// entries yields the resources of a type as the engine reads them: a MemoryInventory's in
+// the compact form it keeps them in, any other inventory's as it yields them.
+func (r *run) entries(ctx context.Context, typ string) iter.Seq2[entry, error] {
+	if m, ok := r.inv.(*MemoryInventory); ok {
+		return m.entries(ctx, typ)
+	}
+	return func(yield func(entry, error) bool) {
+		for res, err := range r.inv.Resources(ctx, typ) {
+			if err != nil {
+				yield(entry{}, err)
+				return
+			}
+			if res == nil {
+				continue
+			}
+			if !yield(entry{res: res}, nil) {
+				return
+			}
+		}
+	}
 }
 
 // judgeType streams the resources of one type through the workers and collects the verdicts
@@ -234,16 +279,13 @@ func (r *run) judgeType(typ string, progs []*Program, out []*TestResult) error {
 	var readErr error
 	go func() {
 		defer close(in)
-		b := &batch{rs: make([]*Resource, 0, batchSize)}
-		for res, err := range r.inv.Resources(ctx, typ) {
+		b := &batch{rs: r.entryBuffer()}
+		for e, err := range r.entries(ctx, typ) {
 			if err != nil {
 				readErr = err
 				return
 			}
-			if res == nil {
-				continue
-			}
-			b.rs = append(b.rs, res)
+			b.rs = append(b.rs, e)
 			if len(b.rs) == batchSize {
 				select {
 				case in <- b:
@@ -251,7 +293,7 @@ func (r *run) judgeType(typ string, progs []*Program, out []*TestResult) error {
 					readErr = ctx.Err()
 					return
 				}
-				b = &batch{seq: b.seq + 1, rs: make([]*Resource, 0, batchSize)}
+				b = &batch{seq: b.seq + 1, rs: r.entryBuffer()}
 			}
 		}
 		if len(b.rs) > 0 {
@@ -319,6 +361,8 @@ func (r *run) judgeType(typ string, progs []*Program, out []*TestResult) error {
 				tr.Resources = append(tr.Resources, rr...)
 				r.putBuffer(rr)
 			}
+			r.putEntries(nb.rs)
+			nb.rs = nil
 		}
 	}
 	for _, tr := range out {
@@ -349,8 +393,8 @@ func newWorker(r *run, typ *objectType) *worker {
 // judge judges a batch for every program, leaving the verdicts in b.out.
 func (w *worker) judge(b *batch, progs []*Program) {
 	out := make([][]ResourceResult, len(progs))
-	for _, res := range b.rs {
-		w.obj.res, w.obj.attrs = res, res.Attributes
+	for _, e := range b.rs {
+		w.obj.set(e)
 		for k, p := range progs {
 			w.act.params = p.params
 			status, msg, selected := p.judge(&w.act)
@@ -360,11 +404,11 @@ func (w *worker) judge(b *batch, progs []*Program) {
 			if out[k] == nil {
 				out[k] = w.run.buffer()
 			}
-			out[k] = append(out[k], ResourceResult{ExternalID: res.ExternalID, Status: status, Message: msg})
+			out[k] = append(out[k], ResourceResult{ExternalID: e.res.ExternalID, Status: status, Message: msg})
 		}
 	}
 	b.out = out
-	w.obj.res, w.obj.attrs = nil, nil
+	w.obj.set(entry{})
 }
 
 // judge evaluates the program for the resource in act: whether the resource is selected,
@@ -451,11 +495,11 @@ func (a *activation) ResolveFunction(name string) (functions.LateBoundOp, bool) 
 // values belong to one resource, so the map holds the first and more lists the others.
 type relatedIndex struct {
 	typ   *objectType
-	first map[string]*Resource
-	more  map[string][]*Resource
+	first map[string]entry
+	more  map[string][]entry
 }
 
-func (idx *relatedIndex) add(key string, r *Resource) {
+func (idx *relatedIndex) add(key string, r entry) {
 	if key == "" {
 		return
 	}
@@ -484,17 +528,14 @@ func (r *run) buildIndexes(keys []relatedKey) error {
 		if !ok {
 			return fmt.Errorf("related: %s has no field %q", k.typ, k.field)
 		}
-		idx := &relatedIndex{typ: ot, first: map[string]*Resource{}, more: map[string][]*Resource{}}
+		idx := &relatedIndex{typ: ot, first: map[string]entry{}, more: map[string][]entry{}}
 		var obj object
 		obj.typ = ot
-		for res, err := range r.inv.Resources(r.ctx, k.typ) {
+		for res, err := range r.entries(r.ctx, k.typ) {
 			if err != nil {
 				return fmt.Errorf("read %s for related(): %w", k.typ, err)
 			}
-			if res == nil {
-				continue
-			}
-			obj.res, obj.attrs = res, res.Attributes
+			obj.set(res)
 			if !fi.isSet(&obj) {
 				continue
 			}

@@ -45,24 +45,34 @@ type Counter interface {
 }
 
 // MemoryInventory is an Inventory held in memory: for the push API, previews of a test
-// being written, and benchmarks.
+// being written, and benchmarks. It keeps a copy of each resource, with its attributes in
+// a compact form when they are exactly those its type's schema declares: about half the
+// memory of a map, and faster for the engine to read. Resources yields such resources
+// with their attributes as a map again; the engine reads the compact form directly. The
+// attribute values themselves are shared with the resources given, which must not change
+// them while the inventory is in use.
 type MemoryInventory struct {
-	byType map[string][]*Resource
+	byType map[string][]memResource
 }
 
 // NewMemoryInventory returns an inventory of the given resources, kept in the order given.
 func NewMemoryInventory(resources []*Resource) *MemoryInventory {
-	m := &MemoryInventory{byType: map[string][]*Resource{}}
+	counts := map[string]int{}
 	for _, r := range resources {
-		m.byType[r.Type] = append(m.byType[r.Type], r)
+		counts[r.Type]++
 	}
+	m := &MemoryInventory{byType: make(map[string][]memResource, len(counts))}
+	for typ, n := range counts {
+		m.byType[typ] = make([]memResource, 0, n)
+	}
+	m.Add(resources...)
 	return m
 }
 
 // Add appends resources to the inventory.
 func (m *MemoryInventory) Add(resources ...*Resource) {
 	for _, r := range resources {
-		m.byType[r.Type] = append(m.byType[r.Type], r)
+		m.byType[r.Type] = append(m.byType[r.Type], keep(r))
 	}
 }
 
@@ -84,14 +94,37 @@ func (m *MemoryInventory) Count(_ context.Context, typ string) (int, error) {
 // Resources implements Inventory.
 func (m *MemoryInventory) Resources(ctx context.Context, typ string) iter.Seq2[*Resource, error] {
 	return func(yield func(*Resource, error) bool) {
-		for i, r := range m.byType[typ] {
+		rs := m.byType[typ]
+		for i := range rs {
 			if i%4096 == 0 {
 				if err := ctx.Err(); err != nil {
 					yield(nil, err)
 					return
 				}
 			}
-			if !yield(r, nil) {
+			if !yield(rs[i].resource(), nil) {
+				return
+			}
+		}
+	}
+}
+
+// entries yields the resources of a type as kept, for the engine.
+func (m *MemoryInventory) entries(ctx context.Context, typ string) iter.Seq2[entry, error] {
+	return func(yield func(entry, error) bool) {
+		rs := m.byType[typ]
+		for i := range rs {
+			if i%4096 == 0 {
+				if err := ctx.Err(); err != nil {
+					yield(entry{}, err)
+					return
+				}
+			}
+			e := entry{res: &rs[i].res}
+			if rs[i].vals != nil {
+				e.vals = &rs[i].vals
+			}
+			if !yield(e, nil) {
 				return
 			}
 		}

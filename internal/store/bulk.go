@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strings"
+	"sync"
 )
 
 // bulk describes a statement that inserts many rows at once into table (with its column
@@ -41,14 +43,103 @@ func (b bulk) text(d dialect, rows int) string {
 	return q.String()
 }
 
+// bulkStmts keeps the writer's prepared bulk inserts across transactions, on SQLite: a
+// statement of a few hundred rows costs SQLite about as much to parse as a few dozen of
+// its rows cost to insert, and the writer's one connection keeps it ready from one
+// transaction to the next. PostgreSQL's driver caches the statements of every query by
+// itself.
+type bulkStmts struct {
+	mu     sync.Mutex
+	m      map[bulkKey]*sql.Stmt
+	closed bool
+}
+
+// bulkKey names the statement of a bulk insert with a number of rows.
+type bulkKey struct {
+	table, suffix string
+	rows          int
+}
+
+// keptBulkSize reports whether statements of b with rows rows are worth keeping: a whole
+// chunk, as batches use, and one row, as single changes use.
+func keptBulkSize(b bulk, rows int) bool { return rows == b.chunk || rows == 1 }
+
+// prepareBulk prepares and keeps the statements worth keeping of each bulk insert, once
+// per store. It takes the writer's connection, so it must be called outside any
+// transaction of the caller's: before one begins.
+func (s *Store) prepareBulk(ctx context.Context, bs ...bulk) {
+	if s.d.name() != "sqlite" {
+		return
+	}
+	for _, b := range bs {
+		for _, rows := range []int{b.chunk, 1} {
+			key := bulkKey{b.table, b.suffix, rows}
+			c := &s.bulk
+			c.mu.Lock()
+			_, have := c.m[key]
+			done := have || c.closed
+			c.mu.Unlock()
+			if done {
+				continue
+			}
+			st, err := s.db.PrepareContext(ctx, b.text(s.d, rows))
+			if err != nil {
+				continue // the transaction prepares its own, and meets the error there
+			}
+			c.mu.Lock()
+			if _, have := c.m[key]; have || c.closed {
+				st.Close()
+			} else {
+				if c.m == nil {
+					c.m = map[bulkKey]*sql.Stmt{}
+				}
+				c.m[key] = st
+			}
+			c.mu.Unlock()
+		}
+	}
+}
+
+// bulkStmt returns the kept statement of b with rows rows in tx, or nil if none is kept.
+func (s *Store) bulkStmt(ctx context.Context, tx *sql.Tx, b bulk, rows int) *sql.Stmt {
+	if s.d.name() != "sqlite" || !keptBulkSize(b, rows) {
+		return nil
+	}
+	c := &s.bulk
+	c.mu.Lock()
+	st, ok := c.m[bulkKey{b.table, b.suffix, rows}]
+	c.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	return tx.StmtContext(ctx, st)
+}
+
+// close closes the kept statements; later bulk inserts are prepared per transaction.
+func (c *bulkStmts) close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	var errs []error
+	for q, st := range c.m {
+		errs = append(errs, st.Close())
+		delete(c.m, q)
+	}
+	return errors.Join(errs...)
+}
+
 // run inserts n rows in tx, as many per statement as b allows; row appends the values
 // of row i to a, b.cols of them. When each is not nil the statement returns rows, and
 // each reads them one at a time.
 func (s *Store) run(ctx context.Context, tx *sql.Tx, b bulk, n int, row func(a args, i int) args, each func(*sql.Rows) error) error {
 	var full *sql.Stmt // the statement for a whole chunk, prepared when first needed
+	var one *sql.Stmt  // the kept statement for one row, when the last chunk has one
 	defer func() {
 		if full != nil {
 			full.Close()
+		}
+		if one != nil {
+			one.Close()
 		}
 	}()
 	a := make(args, 0, b.cols*min(n, b.chunk))
@@ -59,14 +150,20 @@ func (s *Store) run(ctx context.Context, tx *sql.Tx, b bulk, n int, row func(a a
 			a = row(a, i)
 		}
 		var stmt *sql.Stmt
-		if end-start == b.chunk && n > b.chunk {
+		switch rows := end - start; {
+		case rows == b.chunk:
 			if full == nil {
-				var err error
-				if full, err = tx.PrepareContext(ctx, b.text(s.d, b.chunk)); err != nil {
-					return err
+				if full = s.bulkStmt(ctx, tx, b, rows); full == nil && n > b.chunk {
+					var err error
+					if full, err = tx.PrepareContext(ctx, b.text(s.d, b.chunk)); err != nil {
+						return err
+					}
 				}
 			}
 			stmt = full
+		case rows == 1:
+			one = s.bulkStmt(ctx, tx, b, rows)
+			stmt = one
 		}
 		if each == nil {
 			var err error

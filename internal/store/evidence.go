@@ -5,11 +5,14 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/evidenthq/evident/internal/domain"
 	"github.com/evidenthq/evident/internal/ledger"
@@ -146,6 +149,7 @@ func (s *Store) AddEvidence(ctx context.Context, actor domain.Actor, orgID int64
 	if err != nil {
 		return nil, err
 	}
+	s.prepareEvidenceInserts(ctx)
 	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, err
@@ -173,6 +177,7 @@ func (s *Store) SupersedeEvidence(ctx context.Context, actor domain.Actor, orgID
 	if err != nil {
 		return nil, err
 	}
+	s.prepareEvidenceInserts(ctx)
 	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, err
@@ -289,7 +294,12 @@ func (s *Store) insertEvidence(ctx context.Context, tx *sql.Tx, actor domain.Act
 	done := make(chan encoded, 1)
 	at := s.now()
 	go func() {
-		enc, err := encodeEvents(actor, orgID, first, at, evidenceEvents(evs, refs, typ))
+		entries, err := evidenceEvents(evs, refs, typ)
+		if err != nil {
+			done <- encoded{err: err}
+			return
+		}
+		enc, err := encodeEvents(actor, orgID, first, at, entries)
 		done <- encoded{enc, err}
 	}()
 	err = s.insertContents(ctx, tx, orgID, evs, contents)
@@ -317,24 +327,121 @@ func (s *Store) insertEvidence(ctx context.Context, tx *sql.Tx, actor domain.Act
 }
 
 // evidenceEvents returns the ledger entries of type typ that record the items, which
-// have their IDs; refs gives their controls' refs.
-func evidenceEvents(evs []domain.Evidence, refs map[int64]string, typ string) []newEvent {
+// have their IDs; refs gives their controls' refs. Their data is encoded here, all in one
+// buffer.
+func evidenceEvents(evs []domain.Evidence, refs map[int64]string, typ string) ([]newEvent, error) {
 	entries := make([]newEvent, len(evs))
+	buf := make([]byte, 0, len(evs)*evidenceEntrySize(evs))
+	ends := make([]int, len(evs))
 	for i := range evs {
 		e := &evs[i]
-		data := evidenceEntry{
-			EvidenceID: e.ID, Kind: string(e.Kind), Title: e.Title, Description: e.Description,
-			SHA256: e.SHA256, Size: e.Size, MediaType: e.MediaType, FileName: e.FileName, URL: e.URL,
-			PeriodStart: e.PeriodStart.Format(time.DateOnly), PeriodEnd: e.PeriodEnd.Format(time.DateOnly),
-			CollectedAt: e.CollectedAt.Format(ledger.TimeLayout), Source: e.Source,
-			Controls: make([]entryControl, len(e.ControlIDs)), Supersedes: e.Supersedes,
+		var ok bool
+		if buf, ok = appendEvidenceEntry(buf, e, refs); !ok {
+			raw, err := json.Marshal(newEvidenceEntry(e, refs))
+			if err != nil {
+				return nil, fmt.Errorf("event %s: encode data: %w", typ, err)
+			}
+			buf = append(buf, raw...)
 		}
-		for j, id := range e.ControlIDs {
-			data.Controls[j] = entryControl{ID: id, Ref: refs[id]}
-		}
-		entries[i] = newEvent{typ: typ, subject: evidenceSubject(e.ID), data: data}
+		ends[i] = len(buf)
+		entries[i] = newEvent{typ: typ, subject: evidenceSubject(e.ID)}
 	}
-	return entries
+	start := 0
+	for i, end := range ends {
+		entries[i].raw = buf[start:end:end]
+		start = end
+	}
+	return entries, nil
+}
+
+// evidenceEntrySize estimates the encoded size of the items' ledger data from the first.
+func evidenceEntrySize(evs []domain.Evidence) int {
+	if len(evs) == 0 {
+		return 0
+	}
+	e := &evs[0]
+	return 320 + len(e.Title) + len(e.Description) + len(e.Source) + len(e.MediaType) + len(e.FileName) +
+		len(e.URL) + 40*len(e.ControlIDs)
+}
+
+// newEvidenceEntry returns the data of the ledger entry recording e.
+func newEvidenceEntry(e *domain.Evidence, refs map[int64]string) evidenceEntry {
+	data := evidenceEntry{
+		EvidenceID: e.ID, Kind: string(e.Kind), Title: e.Title, Description: e.Description,
+		SHA256: e.SHA256, Size: e.Size, MediaType: e.MediaType, FileName: e.FileName, URL: e.URL,
+		PeriodStart: e.PeriodStart.Format(time.DateOnly), PeriodEnd: e.PeriodEnd.Format(time.DateOnly),
+		CollectedAt: e.CollectedAt.Format(ledger.TimeLayout), Source: e.Source,
+		Controls: make([]entryControl, len(e.ControlIDs)), Supersedes: e.Supersedes,
+	}
+	for j, id := range e.ControlIDs {
+		data.Controls[j] = entryControl{ID: id, Ref: refs[id]}
+	}
+	return data
+}
+
+// appendEvidenceEntry appends the data of the ledger entry recording e in canonical form:
+// the bytes ledger.CanonicalJSON makes of json.Marshal(newEvidenceEntry(e, refs)), written
+// directly, members in code point order. It appends nothing and returns false when one of
+// the strings is not valid UTF-8, which json.Marshal alone knows how to replace.
+func appendEvidenceEntry(b []byte, e *domain.Evidence, refs map[int64]string) ([]byte, bool) {
+	if !utf8.ValidString(string(e.Kind)) || !utf8.ValidString(e.Title) || !utf8.ValidString(e.Description) ||
+		!utf8.ValidString(e.SHA256) || !utf8.ValidString(e.MediaType) || !utf8.ValidString(e.FileName) ||
+		!utf8.ValidString(e.URL) || !utf8.ValidString(e.Source) {
+		return b, false
+	}
+	for _, id := range e.ControlIDs {
+		if !utf8.ValidString(refs[id]) {
+			return b, false
+		}
+	}
+	b = append(b, `{"collected_at":"`...)
+	b = e.CollectedAt.AppendFormat(b, ledger.TimeLayout)
+	b = append(b, `","controls":[`...)
+	for j, id := range e.ControlIDs {
+		if j > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"id":`...)
+		b = strconv.AppendInt(b, id, 10)
+		b = append(b, `,"ref":`...)
+		b = ledger.AppendString(b, refs[id])
+		b = append(b, '}')
+	}
+	b = append(b, `],"description":`...)
+	b = ledger.AppendString(b, e.Description)
+	b = append(b, `,"evidence_id":`...)
+	b = strconv.AppendInt(b, e.ID, 10)
+	if e.FileName != "" {
+		b = append(b, `,"file_name":`...)
+		b = ledger.AppendString(b, e.FileName)
+	}
+	b = append(b, `,"kind":`...)
+	b = ledger.AppendString(b, string(e.Kind))
+	b = append(b, `,"media_type":`...)
+	b = ledger.AppendString(b, e.MediaType)
+	b = append(b, `,"period_end":"`...)
+	b = e.PeriodEnd.AppendFormat(b, time.DateOnly)
+	b = append(b, `","period_start":"`...)
+	b = e.PeriodStart.AppendFormat(b, time.DateOnly)
+	b = append(b, `","sha256":`...)
+	b = ledger.AppendString(b, e.SHA256)
+	b = append(b, `,"size":`...)
+	b = strconv.AppendInt(b, e.Size, 10)
+	b = append(b, `,"source":`...)
+	b = ledger.AppendString(b, e.Source)
+	b = append(b, `,"supersedes":`...)
+	if e.Supersedes == nil {
+		b = append(b, "null"...)
+	} else {
+		b = strconv.AppendInt(b, *e.Supersedes, 10)
+	}
+	b = append(b, `,"title":`...)
+	b = ledger.AppendString(b, e.Title)
+	if e.URL != "" {
+		b = append(b, `,"url":`...)
+		b = ledger.AppendString(b, e.URL)
+	}
+	return append(b, '}'), true
 }
 
 // controlRefs checks that every control the items name is the organization's and
@@ -398,6 +505,13 @@ var (
 	}
 	insertEvidenceControlRows = bulk{table: `evidence_controls (org_id, evidence_id, control_id)`, cols: 3, chunk: 250}
 )
+
+// prepareEvidenceInserts keeps the statements that add evidence prepared from one
+// transaction to the next (see bulkStmts). It must be called before the transaction
+// begins.
+func (s *Store) prepareEvidenceInserts(ctx context.Context) {
+	s.prepareBulk(ctx, insertEvidenceRows, insertContentRows, insertEvidenceControlRows, insertEventRows, insertEntryHashRows)
+}
 
 // insertContents stores the inline contents of the items, which have their IDs.
 func (s *Store) insertContents(ctx context.Context, tx *sql.Tx, orgID int64, evs []domain.Evidence, contents [][]byte) error {

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/evidenthq/evident/internal/domain"
 )
@@ -60,6 +59,7 @@ func (s *Store) AddEvidenceWithoutLedgerForTest(ctx context.Context, actor domai
 	if err != nil {
 		return err
 	}
+	s.prepareEvidenceInserts(ctx)
 	tx, err := s.begin(ctx)
 	if err != nil {
 		return err
@@ -95,13 +95,13 @@ func (s *Store) AddEvidenceWithoutLedgerForTest(ctx context.Context, actor domai
 	}
 	if events {
 		at, rows := s.now(), make([]domain.Event, len(evs))
-		for i, ev := range evidenceEvents(evs, refs, domain.EventEvidenceAdded) {
-			raw, err := json.Marshal(ev.data)
-			if err != nil {
-				return err
-			}
+		entries, err := evidenceEvents(evs, refs, domain.EventEvidenceAdded)
+		if err != nil {
+			return err
+		}
+		for i, ev := range entries {
 			rows[i] = domain.Event{OrgID: orgID, Index: next + int64(i), At: at, ActorID: actor.UserID, Actor: actor.Email,
-				Type: ev.typ, Subject: ev.subject, Data: raw}
+				Type: ev.typ, Subject: ev.subject, Data: ev.raw}
 		}
 		if err := s.insertEvents(ctx, tx, rows); err != nil {
 			return err

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -17,18 +18,19 @@ import (
 )
 
 // Every event is an entry of its organization's ledger, a Merkle log kept as tlog's
-// "stored hashes": appending entry n writes the hashes ledger.HashesForAppend returns at
-// positions ledger.AppendIndex(n) onward, in ledger_hashes, in the transaction of the
-// event. Computing them reads a few earlier hashes (the "frontier": the roots of the
-// complete subtrees left of the new entry). Those come from three places, cheapest first:
-// the hashes this transaction wrote or read already, a process-wide cache of committed
-// hashes, and the database.
+// "stored hashes": appending entry n adds the hashes ledger.HashesForAppend returns, the
+// stored hashes at positions ledger.AppendIndex(n) onward, written together as one row of
+// ledger_entry_hashes in the transaction of the event. Computing them reads a few earlier
+// hashes (the "frontier": the roots of the complete subtrees left of the new entry).
+// Those come from three places, cheapest first: the hashes this transaction wrote or read
+// already, a process-wide cache of committed hashes, and the database.
 
 // newEvent is an event about to be appended.
 type newEvent struct {
 	typ     string
 	subject string
-	data    any // encoded as JSON
+	data    any    // encoded as JSON, unless raw is set
+	raw     []byte // the data already encoded as JSON, or nil
 }
 
 // txLedger is one organization's ledger as one transaction sees it while it appends.
@@ -38,8 +40,10 @@ type txLedger struct {
 	// transaction holds the organization's lock, so every entry below start is committed.
 	start int64
 	next  int64 // the index of the next entry
-	// hashes holds the stored hashes the transaction wrote, and the committed ones it read.
-	hashes map[int64]tlog.Hash
+	// written holds the stored hashes the transaction wrote, which are those at positions
+	// ledger.AppendIndex(start) onward, in order; read holds the committed ones it read.
+	written []tlog.Hash
+	read    map[int64]tlog.Hash
 	// broken is set when an append failed part way; the transaction must not commit.
 	broken error
 }
@@ -72,7 +76,7 @@ func (s *Store) ledgerFor(ctx context.Context, tx *sql.Tx, orgID int64) (*txLedg
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(idx) + 1, 0) FROM events WHERE org_id = $1`, orgID).Scan(&n); err != nil {
 		return nil, fmt.Errorf("ledger of organization %d: size: %w", orgID, err)
 	}
-	l := &txLedger{orgID: orgID, start: n, next: n, hashes: map[int64]tlog.Hash{}}
+	l := &txLedger{orgID: orgID, start: n, next: n, read: map[int64]tlog.Hash{}}
 	if ls == nil {
 		ls = &txLedgers{}
 		s.appending.Store(tx, ls)
@@ -81,10 +85,22 @@ func (s *Store) ledgerFor(ctx context.Context, tx *sql.Tx, orgID int64) (*txLedg
 	return l, nil
 }
 
+// hash returns the stored hash at position x if the transaction wrote or read it.
+func (l *txLedger) hash(x int64) (tlog.Hash, bool) {
+	if base := ledger.AppendIndex(l.start); x >= base {
+		if i := x - base; i < int64(len(l.written)) {
+			return l.written[i], true
+		}
+		return tlog.Hash{}, false
+	}
+	h, ok := l.read[x]
+	return h, ok
+}
+
 // committed hands the hashes of a committed transaction to the cache.
 func (s *Store) committed(ls *txLedgers) {
 	for _, l := range ls.orgs {
-		s.frontier.add(l.orgID, l.next, l.hashes)
+		s.frontier.add(l.orgID, l.next, l.hash)
 	}
 }
 
@@ -137,10 +153,20 @@ func encodeEvents(actor domain.Actor, orgID, first int64, at time.Time, evs []ne
 		name = domain.SystemActor.Email
 	}
 	enc := encodedEvents{events: make([]domain.Event, len(evs)), canonical: make([][]byte, len(evs))}
+	// The entries are encoded one after another into one buffer, then cut apart.
+	size := 0
+	for _, ev := range evs {
+		size += 200 + len(name) + len(ev.typ) + len(ev.subject) + len(ev.raw)
+	}
+	buf := make([]byte, 0, size)
+	ends := make([]int, len(evs))
 	for i, ev := range evs {
-		raw, err := json.Marshal(ev.data)
-		if err != nil {
-			return encodedEvents{}, fmt.Errorf("event %s: encode data: %w", ev.typ, err)
+		raw := ev.raw
+		if raw == nil {
+			var err error
+			if raw, err = json.Marshal(ev.data); err != nil {
+				return encodedEvents{}, fmt.Errorf("event %s: encode data: %w", ev.typ, err)
+			}
 		}
 		e := domain.Event{
 			OrgID: orgID, Index: first + int64(i), At: at, ActorID: actor.UserID, Actor: name,
@@ -148,11 +174,16 @@ func encodeEvents(actor domain.Actor, orgID, first int64, at time.Time, evs []ne
 		}
 		// The entry is made from the event exactly as its row will store it, so that
 		// anyone can recompute it from the row alone.
-		c, err := ledger.FromEvent(e).Canonical()
-		if err != nil {
+		var err error
+		if buf, err = ledger.FromEvent(e).AppendCanonical(buf); err != nil {
 			return encodedEvents{}, fmt.Errorf("event %s: ledger entry: %w", ev.typ, err)
 		}
-		enc.events[i], enc.canonical[i] = e, c
+		enc.events[i], ends[i] = e, len(buf)
+	}
+	start := 0
+	for i, end := range ends {
+		enc.canonical[i] = buf[start:end:end]
+		start = end
 	}
 	return enc, nil
 }
@@ -173,7 +204,7 @@ func (s *Store) appendEncoded(ctx context.Context, tx *sql.Tx, l *txLedger, enc 
 		err = s.insertEvents(ctx, tx, enc.events)
 	}
 	if err == nil {
-		err = s.insertHashes(ctx, tx, l.orgID, ledger.AppendIndex(first), hashes)
+		err = s.insertEntryHashes(ctx, tx, l.orgID, first, int64(len(enc.events)), hashes)
 	}
 	if err != nil {
 		l.broken = fmt.Errorf("ledger of organization %d: an earlier append failed: %w", l.orgID, err)
@@ -187,19 +218,19 @@ func (s *Store) appendEncoded(ctx context.Context, tx *sql.Tx, l *txLedger, enc 
 // order, and records them in l.
 func (s *Store) entryHashes(ctx context.Context, tx *sql.Tx, l *txLedger, enc encodedEvents) ([]tlog.Hash, error) {
 	r := &txHashReader{ctx: ctx, tx: tx, s: s, l: l}
-	out := make([]tlog.Hash, 0, 2*len(enc.events)+1)
+	from := len(l.written)
+	if want := ledger.AppendIndex(enc.events[0].Index) - ledger.AppendIndex(l.start); want != int64(from) {
+		return nil, fmt.Errorf("ledger of organization %d: %d hashes written, but entry %d starts at %d", l.orgID, from, enc.events[0].Index, want)
+	}
+	l.written = slices.Grow(l.written, 2*len(enc.events)+1)
 	for i, e := range enc.events {
 		hs, err := ledger.HashesForAppend(e.Index, enc.canonical[i], r)
 		if err != nil {
 			return nil, err
 		}
-		base := ledger.AppendIndex(e.Index)
-		for j, h := range hs {
-			l.hashes[base+int64(j)] = h
-		}
-		out = append(out, hs...)
+		l.written = append(l.written, hs...)
 	}
-	return out, nil
+	return l.written[from:], nil
 }
 
 // The statements that append entries, many rows each; well under both engines' limits on
@@ -209,14 +240,15 @@ var (
 		table: `events (org_id, idx, at, actor_id, actor, type, subject, data)`,
 		cols:  8, chunk: 100,
 	}
-	insertHashRows = bulk{table: `ledger_hashes (org_id, hash_index, hash)`, cols: 3, chunk: 250}
+	insertEntryHashRows = bulk{table: `ledger_entry_hashes (org_id, idx, hashes)`, cols: 3, chunk: 250}
 )
 
 // insertEvents inserts event rows.
 func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, events []domain.Event) error {
+	var times timeValues
 	err := s.run(ctx, tx, insertEventRows, len(events), func(a args, i int) args {
 		e := &events[i]
-		return append(a, e.OrgID, e.Index, s.t(e.At), e.ActorID, e.Actor, e.Type, e.Subject, string(e.Data))
+		return append(a, e.OrgID, e.Index, times.of(s, e.At), e.ActorID, e.Actor, e.Type, e.Subject, string(e.Data))
 	}, nil)
 	if err != nil {
 		return fmt.Errorf("event %s: %w", events[0].Type, err)
@@ -224,13 +256,24 @@ func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, events []domain.Ev
 	return nil
 }
 
-// insertHashes stores hashes at consecutive positions from first.
-func (s *Store) insertHashes(ctx context.Context, tx *sql.Tx, orgID, first int64, hashes []tlog.Hash) error {
-	err := s.run(ctx, tx, insertHashRows, len(hashes), func(a args, i int) args {
-		return append(a, orgID, first+int64(i), hashes[i][:])
+// insertEntryHashes stores the hashes that appending the n entries from first added, in
+// order (those at positions ledger.AppendIndex(first) onward), one row per entry.
+func (s *Store) insertEntryHashes(ctx context.Context, tx *sql.Tx, orgID, first, n int64, hashes []tlog.Hash) error {
+	base := ledger.AppendIndex(first)
+	if got, want := int64(len(hashes)), ledger.AppendIndex(first+n)-base; got != want {
+		return fmt.Errorf("ledger of organization %d: %d hashes for entries %d to %d; want %d", orgID, got, first, first+n-1, want)
+	}
+	flat := make([]byte, 0, tlog.HashSize*len(hashes))
+	for i := range hashes {
+		flat = append(flat, hashes[i][:]...)
+	}
+	err := s.run(ctx, tx, insertEntryHashRows, int(n), func(a args, i int) args {
+		idx := first + int64(i)
+		from, to := tlog.HashSize*(ledger.AppendIndex(idx)-base), tlog.HashSize*(ledger.AppendIndex(idx+1)-base)
+		return append(a, orgID, idx, flat[from:to:to])
 	}, nil)
 	if err != nil {
-		return fmt.Errorf("ledger of organization %d: store hashes from %d: %w", orgID, first, err)
+		return fmt.Errorf("ledger of organization %d: store hashes of entries %d to %d: %w", orgID, first, first+n-1, err)
 	}
 	return nil
 }
@@ -247,11 +290,11 @@ func (r *txHashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
 	var missing []int64
 	for i, x := range indexes {
-		if h, ok := r.l.hashes[x]; ok {
+		if h, ok := r.l.hash(x); ok {
 			out[i] = h
 		} else if h, ok := r.s.frontier.get(r.l.orgID, x); ok {
 			out[i] = h
-			r.l.hashes[x] = h
+			r.l.read[x] = h
 		} else {
 			missing = append(missing, x)
 		}
@@ -267,7 +310,7 @@ func (r *txHashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	for i, x := range indexes {
 		if h, ok := found[x]; ok {
 			out[i] = h
-			r.l.hashes[x] = h
+			r.l.read[x] = h
 		}
 	}
 	return out, nil
@@ -276,36 +319,45 @@ func (r *txHashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 // hashesPerRead bounds the placeholders of one read of stored hashes.
 const hashesPerRead = 500
 
-// readHashes reads the organization's stored hashes at the given positions; a position
-// that is not stored is an error.
+// readHashes reads the organization's stored hashes at the given positions, each from the
+// row of the entry whose append added it; a position that is not stored is an error.
 func readHashes(ctx context.Context, d dialect, q querier, orgID int64, indexes []int64) (map[int64]tlog.Hash, error) {
-	found := make(map[int64]tlog.Hash, len(indexes))
-	for rest := indexes; len(rest) > 0; {
+	entries := make([]int64, 0, len(indexes))
+	for _, x := range indexes {
+		if x < 0 {
+			return nil, fmt.Errorf("ledger of organization %d: stored hash %d does not exist", orgID, x)
+		}
+		entries = append(entries, ledger.AppendedBy(x))
+	}
+	slices.Sort(entries)
+	entries = slices.Compact(entries)
+	stored := make(map[int64][]byte, len(entries))
+	for rest := entries; len(rest) > 0; {
 		chunk := rest[:min(len(rest), hashesPerRead)]
 		rest = rest[len(chunk):]
 		var a args
 		ph := make([]string, len(chunk))
 		org := a.seq(d, orgID)
-		for i, x := range chunk {
-			ph[i] = a.seq(d, x)
+		for i, n := range chunk {
+			ph[i] = a.seq(d, n)
 		}
-		rows, err := q.QueryContext(ctx, `SELECT hash_index, hash FROM ledger_hashes WHERE org_id = `+org+
-			` AND hash_index IN (`+strings.Join(ph, ", ")+`)`, a...)
+		rows, err := q.QueryContext(ctx, `SELECT idx, hashes FROM ledger_entry_hashes WHERE org_id = `+org+
+			` AND idx IN (`+strings.Join(ph, ", ")+`)`, a...)
 		if err != nil {
 			return nil, fmt.Errorf("ledger of organization %d: read hashes: %w", orgID, err)
 		}
 		for rows.Next() {
-			var x int64
+			var n int64
 			var b []byte
-			if err := rows.Scan(&x, &b); err != nil {
+			if err := rows.Scan(&n, &b); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("ledger of organization %d: read hashes: %w", orgID, err)
 			}
-			if len(b) != tlog.HashSize {
+			if want := tlog.HashSize * (ledger.AppendIndex(n+1) - ledger.AppendIndex(n)); int64(len(b)) != want {
 				rows.Close()
-				return nil, fmt.Errorf("ledger of organization %d: stored hash %d has %d bytes, not %d", orgID, x, len(b), tlog.HashSize)
+				return nil, fmt.Errorf("ledger of organization %d: the stored hashes of entry %d have %d bytes, not %d", orgID, n, len(b), want)
 			}
-			found[x] = tlog.Hash(b)
+			stored[n] = b
 		}
 		err = rows.Err()
 		rows.Close()
@@ -313,10 +365,15 @@ func readHashes(ctx context.Context, d dialect, q querier, orgID int64, indexes 
 			return nil, fmt.Errorf("ledger of organization %d: read hashes: %w", orgID, err)
 		}
 	}
+	found := make(map[int64]tlog.Hash, len(indexes))
 	for _, x := range indexes {
-		if _, ok := found[x]; !ok {
+		n := ledger.AppendedBy(x)
+		b, ok := stored[n]
+		if !ok {
 			return nil, fmt.Errorf("ledger of organization %d: stored hash %d does not exist", orgID, x)
 		}
+		at := tlog.HashSize * (x - ledger.AppendIndex(n))
+		found[x] = tlog.Hash(b[at : at+tlog.HashSize])
 	}
 	return found, nil
 }
@@ -362,9 +419,9 @@ func (c *frontierCache) get(orgID, index int64) (tlog.Hash, bool) {
 	return tlog.Hash{}, false
 }
 
-// add records committed hashes of a ledger of at least size entries, keeping those on
-// the frontier of the largest size seen.
-func (c *frontierCache) add(orgID, size int64, hashes map[int64]tlog.Hash) {
+// add records committed hashes of a ledger of at least size entries, which hashes looks
+// up by position, keeping those on the frontier of the largest size seen.
+func (c *frontierCache) add(orgID, size int64, hashes func(int64) (tlog.Hash, bool)) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.orgs == nil {
@@ -385,7 +442,7 @@ func (c *frontierCache) add(orgID, size int64, hashes map[int64]tlog.Hash) {
 		keep := frontierIndexes(size)
 		next := make(map[int64]tlog.Hash, len(keep))
 		for _, x := range keep {
-			if h, ok := hashes[x]; ok {
+			if h, ok := hashes(x); ok {
 				next[x] = h
 			} else if h, ok := f.hashes[x]; ok {
 				next[x] = h
@@ -395,7 +452,7 @@ func (c *frontierCache) add(orgID, size int64, hashes map[int64]tlog.Hash) {
 		return
 	}
 	for _, x := range frontierIndexes(f.size) {
-		if h, ok := hashes[x]; ok {
+		if h, ok := hashes(x); ok {
 			f.hashes[x] = h
 		}
 	}
@@ -568,11 +625,121 @@ func (s *Store) backfillOrg(ctx context.Context, tx *sql.Tx, orgID int64) error 
 			hashes = append(hashes, hs...)
 			next++
 		}
-		if err := s.insertHashes(ctx, tx, orgID, first, hashes); err != nil {
+		if err := s.insertLegacyHashes(ctx, tx, orgID, first, hashes); err != nil {
 			return err
 		}
 		mem.keepFrontier(next)
 	}
+}
+
+// insertLegacyHashRows stores hashes one row each in ledger_hashes, the layout of schema
+// versions 2 to 5: the back-fill of version 2 writes it, and version 6 moves its rows into
+// ledger_entry_hashes.
+var insertLegacyHashRows = bulk{table: `ledger_hashes (org_id, hash_index, hash)`, cols: 3, chunk: 250}
+
+// insertLegacyHashes stores hashes at consecutive positions from first in ledger_hashes.
+func (s *Store) insertLegacyHashes(ctx context.Context, tx *sql.Tx, orgID, first int64, hashes []tlog.Hash) error {
+	err := s.run(ctx, tx, insertLegacyHashRows, len(hashes), func(a args, i int) args {
+		return append(a, orgID, first+int64(i), hashes[i][:])
+	}, nil)
+	if err != nil {
+		return fmt.Errorf("ledger back-fill of organization %d: store hashes from %d: %w", orgID, first, err)
+	}
+	return nil
+}
+
+// movePage is how many entries' hashes the move of schema version 6 reads at a time.
+const movePage = 1000
+
+// moveLedgerHashes moves every organization's stored hashes from ledger_hashes, one row
+// per hash, into ledger_entry_hashes, one row per entry (schema version 6), then drops
+// ledger_hashes. The hashes move as they are stored, never recomputed, so that a tree that
+// no longer matches its entries still shows it; a hash missing for one of the ledger's
+// entries, or one stored beyond them, stops the migration.
+func (s *Store) moveLedgerHashes(ctx context.Context, tx *sql.Tx) error {
+	var orgs []int64
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM organizations ORDER BY id`)
+	if err != nil {
+		return fmt.Errorf("move ledger hashes: %w", err)
+	}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return fmt.Errorf("move ledger hashes: %w", err)
+		}
+		orgs = append(orgs, id)
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
+		return fmt.Errorf("move ledger hashes: %w", err)
+	}
+	for _, org := range orgs {
+		if err := s.moveOrgHashes(ctx, tx, org); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `DROP TABLE ledger_hashes`); err != nil {
+		return fmt.Errorf("move ledger hashes: drop ledger_hashes: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) moveOrgHashes(ctx context.Context, tx *sql.Tx, orgID int64) error {
+	var size int64
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(idx) + 1, 0) FROM events WHERE org_id = $1`, orgID).Scan(&size); err != nil {
+		return fmt.Errorf("move ledger hashes of organization %d: %w", orgID, err)
+	}
+	hashes := make([]tlog.Hash, 0, 2*min(size, movePage)+1)
+	for from := int64(0); from < size; from += movePage {
+		to := min(size, from+movePage)
+		lo, hi := ledger.AppendIndex(from), ledger.AppendIndex(to)
+		// Read the page whole before writing: PostgreSQL cannot run a statement on a
+		// connection while another's rows are open.
+		rows, err := tx.QueryContext(ctx, `SELECT hash_index, hash FROM ledger_hashes
+			WHERE org_id = $1 AND hash_index >= $2 AND hash_index < $3 ORDER BY hash_index`, orgID, lo, hi)
+		if err != nil {
+			return fmt.Errorf("move ledger hashes of organization %d: %w", orgID, err)
+		}
+		hashes = hashes[:0]
+		for rows.Next() {
+			var x int64
+			var b []byte
+			if err := rows.Scan(&x, &b); err != nil {
+				rows.Close()
+				return fmt.Errorf("move ledger hashes of organization %d: %w", orgID, err)
+			}
+			if want := lo + int64(len(hashes)); x != want || len(b) != tlog.HashSize {
+				rows.Close()
+				if x != want {
+					return fmt.Errorf("move ledger hashes of organization %d: stored hash %d is missing (entry %d)", orgID, want, ledger.AppendedBy(want))
+				}
+				return fmt.Errorf("move ledger hashes of organization %d: stored hash %d has %d bytes, not %d", orgID, x, len(b), tlog.HashSize)
+			}
+			hashes = append(hashes, tlog.Hash(b))
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return fmt.Errorf("move ledger hashes of organization %d: %w", orgID, err)
+		}
+		if x := lo + int64(len(hashes)); x < hi {
+			return fmt.Errorf("move ledger hashes of organization %d: stored hash %d is missing (entry %d)", orgID, x, ledger.AppendedBy(x))
+		}
+		if err := s.insertEntryHashes(ctx, tx, orgID, from, to-from, hashes); err != nil {
+			return fmt.Errorf("move ledger hashes: %w", err)
+		}
+	}
+	var beyond int64
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM ledger_hashes WHERE org_id = $1 AND hash_index >= $2`,
+		orgID, ledger.AppendIndex(size)).Scan(&beyond); err != nil {
+		return fmt.Errorf("move ledger hashes of organization %d: %w", orgID, err)
+	}
+	if beyond > 0 {
+		return fmt.Errorf("move ledger hashes of organization %d: %d stored hashes lie beyond the ledger's %d entries", orgID, beyond, size)
+	}
+	return nil
 }
 
 // hashMap holds stored hashes in memory by position; it is a tlog.HashReader.

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -342,6 +343,141 @@ func TestMigrationBackfillsLedger(t *testing.T) {
 			t.Errorf("LedgerSize(old) = %d, %v; want %d", n, err, len(datas)+2)
 		}
 	})
+}
+
+// version5Ledgers fills a database migrated to version 5 with organizations whose events
+// have their stored hashes one row each in ledger_hashes, as versions 2 to 5 kept them:
+// counts gives each organization's number of events. It returns the organizations' IDs
+// and their trees, by slug.
+func version5Ledgers(t *testing.T, s *store.Store, counts map[string]int) (map[string]int64, map[string]*ledger.MemoryHashes) {
+	t.Helper()
+	must(t, "MigrateToForTest(5)", s.MigrateToForTest(ctx, 5))
+	at := time.Date(2026, 2, 3, 4, 5, 6, 123456000, time.UTC)
+	atValue := any(at)
+	if s.Engine() == "sqlite" {
+		atValue = at.Format("2006-01-02T15:04:05.000000Z")
+	}
+	ids, trees := map[string]int64{}, map[string]*ledger.MemoryHashes{}
+	for slug := range counts {
+		must(t, "insert organization", s.ExecForTest(ctx, `INSERT INTO organizations (slug, name, created_at) VALUES ($1, $2, $3)`, slug, "Org "+slug, atValue))
+	}
+	orgs, err := s.Organizations(ctx)
+	must(t, "Organizations", err)
+	for _, o := range orgs {
+		ids[o.Slug] = o.ID
+	}
+	for slug, n := range counts {
+		var events []domain.Event
+		for i := range n {
+			e := domain.Event{OrgID: ids[slug], Index: int64(i), At: at, Actor: "system", Type: "test.v5",
+				Subject: fmt.Sprintf("thing:%d", i), Data: []byte(fmt.Sprintf(`{"i":%d}`, i))}
+			events = append(events, e)
+			must(t, "insert event", s.ExecForTest(ctx, `INSERT INTO events (org_id, idx, at, actor_id, actor, type, subject, data)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, e.OrgID, e.Index, atValue, e.ActorID, e.Actor, e.Type, e.Subject, string(e.Data)))
+		}
+		tree := memoryLedger(t, events)
+		indexes := make([]int64, tlog.StoredHashCount(int64(n)))
+		for i := range indexes {
+			indexes[i] = int64(i)
+		}
+		hashes, err := tree.ReadHashes(indexes)
+		must(t, "ReadHashes", err)
+		for from := 0; from < len(hashes); from += 200 {
+			q := `INSERT INTO ledger_hashes (org_id, hash_index, hash) VALUES `
+			var args []any
+			for i := from; i < min(from+200, len(hashes)); i++ {
+				if i > from {
+					q += ", "
+				}
+				q += fmt.Sprintf("($%d, $%d, $%d)", len(args)+1, len(args)+2, len(args)+3)
+				args = append(args, ids[slug], int64(i), hashes[i][:])
+			}
+			must(t, "insert hashes", s.ExecForTest(ctx, q, args...))
+		}
+		trees[slug] = tree
+	}
+	return ids, trees
+}
+
+// TestMigrationMovesLedgerHashes fills a database as version 5 left it, with one row per
+// stored hash, and checks that migrating moves every hash, as stored, into one row per
+// entry, and that the ledgers grow from there.
+func TestMigrationMovesLedgerHashes(t *testing.T) {
+	t.Parallel()
+	storetest.EachEmpty(t, func(t *testing.T, s *store.Store) {
+		ids, _ := version5Ledgers(t, s, map[string]int{"big": 2345, "small": 7, "empty": 0})
+		// A hash that no longer matches its entry moves as it is: the move recomputes
+		// nothing, so that the tree still shows what was done to it.
+		altered := tlog.StoredHashIndex(1, 1) // the subtree of entries 2 and 3
+		var junk tlog.Hash
+		copy(junk[:], "altered while at version 5......")
+		must(t, "alter hash", s.ExecForTest(ctx, `UPDATE ledger_hashes SET hash = $1 WHERE org_id = $2 AND hash_index = $3`,
+			junk[:], ids["small"], altered))
+
+		must(t, "Migrate", s.Migrate(ctx))
+		must(t, "CheckSchema", s.CheckSchema(ctx))
+		if err := s.ExecForTest(ctx, `SELECT count(*) FROM ledger_hashes`); err == nil {
+			t.Errorf("ledger_hashes still exists after the migration")
+		}
+		checkLedger(t, s, ids["big"])
+		got, err := s.LedgerHashReader(ctx, ids["small"]).ReadHashes([]int64{altered, altered - 1})
+		must(t, "ReadHashes", err)
+		if got[0] != junk {
+			t.Errorf("altered hash %d = %s after the move; want it as stored, %s", altered, got[0], junk)
+		}
+
+		// The ledgers grow from where the move left them.
+		for _, slug := range []string{"big", "empty"} {
+			ctl := &domain.Control{OrgID: ids[slug], Ref: "NEW-1", Title: "New control", Frequency: domain.FrequencyMonthly}
+			must(t, "CreateControl", s.CreateControl(ctx, admin, ctl))
+			_, err = s.AddEvidence(ctx, admin, ids[slug], []domain.NewEvidence{noteItem("After the upgrade", ctl.ID)})
+			must(t, "AddEvidence", err)
+			checkLedger(t, s, ids[slug])
+		}
+		if n, err := s.LedgerSize(ctx, ids["big"]); err != nil || n != 2345+2 {
+			t.Errorf("LedgerSize(big) = %d, %v; want %d", n, err, 2345+2)
+		}
+	})
+}
+
+// TestMigrationRefusesBrokenLedgerHashes checks that the move of version 6 stops, changing
+// nothing, when a ledger's stored hashes are incomplete or reach beyond its entries.
+func TestMigrationRefusesBrokenLedgerHashes(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		spoil func(s *store.Store, orgID int64) error
+		want  string
+	}{
+		{"missing", func(s *store.Store, orgID int64) error {
+			return s.ExecForTest(ctx, `DELETE FROM ledger_hashes WHERE org_id = $1 AND hash_index = $2`, orgID, ledger.AppendIndex(1500))
+		}, fmt.Sprintf("stored hash %d is missing (entry 1500)", ledger.AppendIndex(1500))},
+		{"missing at the end", func(s *store.Store, orgID int64) error {
+			return s.ExecForTest(ctx, `DELETE FROM ledger_hashes WHERE org_id = $1 AND hash_index = $2`, orgID, tlog.StoredHashCount(1600)-1)
+		}, fmt.Sprintf("stored hash %d is missing (entry 1599)", tlog.StoredHashCount(1600)-1)},
+		{"beyond", func(s *store.Store, orgID int64) error {
+			return s.ExecForTest(ctx, `INSERT INTO ledger_hashes (org_id, hash_index, hash) VALUES ($1, $2, $3)`,
+				orgID, tlog.StoredHashCount(1600)+3, make([]byte, 32))
+		}, "1 stored hashes lie beyond the ledger's 1600 entries"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			storetest.EachEmpty(t, func(t *testing.T, s *store.Store) {
+				ids, _ := version5Ledgers(t, s, map[string]int{"broken": 1600})
+				must(t, "break the ledger", tc.spoil(s, ids["broken"]))
+				err := s.Migrate(ctx)
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("Migrate = %v; want an error saying %q", err, tc.want)
+				}
+				if err := s.CheckSchema(ctx); err == nil || !strings.Contains(err.Error(), "migrations 6 are pending") {
+					t.Errorf("CheckSchema after the failed migration = %v; want migration 6 pending", err)
+				}
+				if err := s.ExecForTest(ctx, `SELECT count(*) FROM ledger_entry_hashes`); err == nil {
+					t.Errorf("ledger_entry_hashes exists after the failed migration")
+				}
+			})
+		})
+	}
 }
 
 func TestCheckpoints(t *testing.T) {

@@ -25,7 +25,8 @@ type migration struct {
 // migrationSteps are the parts of migrations that SQL cannot do, by version. Each runs in
 // its migration's transaction, after the migration's SQL, on either engine.
 var migrationSteps = map[int]func(s *Store, ctx context.Context, tx *sql.Tx) error{
-	2: (*Store).backfillLedger, // the ledger hashes of the events recorded under version 1
+	2: (*Store).backfillLedger,   // the ledger hashes of the events recorded under version 1
+	6: (*Store).moveLedgerHashes, // the ledger hashes regrouped one row per entry
 }
 
 // migrations returns the dialect's migrations in version order.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/evidenthq/evident/internal/domain"
+	"github.com/evidenthq/evident/internal/monitor"
 )
 
 // How a task closed (domain.Task.Resolution).
@@ -54,10 +55,17 @@ func (s *Store) raiseAlert(ctx context.Context, tx *sql.Tx, orgID int64, run *do
 	}
 	slices.Sort(a.ControlIDs)
 	slices.Sort(a.OwnerIDs)
+	resources := "[]"
+	if state == domain.AlertFailing {
+		var err error
+		if resources, err = s.failingResources(ctx, tx, orgID, run.At, j); err != nil {
+			return nil, err
+		}
+	}
 	err := tx.QueryRowContext(ctx, `INSERT INTO alerts (org_id, test_id, test_title, severity, state, failing, control_ids,
-			owner_ids, test_run_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+			owner_ids, test_run_id, created_at, resources) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
 		orgID, a.TestID, a.TestTitle, a.Severity, string(state), failing, encodeIDs(a.ControlIDs), encodeIDs(a.OwnerIDs),
-		run.ID, s.t(a.CreatedAt)).Scan(&a.ID)
+		run.ID, s.t(a.CreatedAt), resources).Scan(&a.ID)
 	if err != nil {
 		return nil, fmt.Errorf("raise alert for test %s: %w", j.test.ID, err)
 	}
@@ -108,6 +116,33 @@ func (s *Store) raiseAlert(ctx context.Context, tx *sql.Tx, orgID int64, run *do
 		}
 	}
 	return a, nil
+}
+
+// failingResources lists, as the JSON of the alerts table, the first resources failing a
+// test in a run without an exception in force at the run's time.
+func (s *Store) failingResources(ctx context.Context, tx *sql.Tx, orgID int64, at time.Time, j *judged) (string, error) {
+	exceptions, err := s.activeExceptions(ctx, tx, orgID, j.test.ID, at)
+	if err != nil {
+		return "", err
+	}
+	out := []domain.AlertResource{}
+	for _, v := range j.verdicts {
+		if len(out) == domain.MaxAlertResources {
+			break
+		}
+		if v.Status != monitor.StatusFail {
+			continue
+		}
+		if _, ok := exceptions[exceptionKey(j.test.ID, v.ExternalID)]; ok {
+			continue
+		}
+		out = append(out, domain.AlertResource{Type: j.test.Type, ExternalID: v.ExternalID, Name: v.Name})
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return "", fmt.Errorf("failing resources of test %s: %w", j.test.ID, err)
+	}
+	return string(b), nil
 }
 
 // taskText is the title and detail of the task a failing test opens.
@@ -279,43 +314,9 @@ func (s *Store) Exceptions(ctx context.Context, orgID int64, f domain.ExceptionF
 }
 
 // RevokeException ends an exception in force, with a ledger entry. One already revoked or
-// expired is KindConflict.
+// expired is KindConflict. RevokeExceptionWithReason also records why.
 func (s *Store) RevokeException(ctx context.Context, actor domain.Actor, orgID, id int64) error {
-	tx, err := s.begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer s.rollback(tx)
-	if err := s.lockOrg(ctx, tx, orgID); err != nil {
-		if domain.IsNotFound(err) {
-			return domain.NotFound("exception")
-		}
-		return err
-	}
-	e, err := s.loadException(ctx, tx, orgID, id)
-	if err != nil {
-		return err
-	}
-	now := s.now()
-	switch {
-	case e.RevokedAt != nil:
-		return domain.Errorf(domain.KindConflict, "the exception was revoked already")
-	case !now.Before(e.ExpiresAt):
-		return domain.Errorf(domain.KindConflict, "the exception has expired already")
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE exceptions SET revoked_at = $1, revoked_by = $2 WHERE id = $3`,
-		s.t(now), actor.UserID, id); err != nil {
-		return fmt.Errorf("revoke exception %d: %w", id, err)
-	}
-	err = s.appendEvent(ctx, tx, actor, orgID, domain.EventExceptionRevoked, exceptionSubject(id), map[string]any{
-		"exception_id": id,
-		"test_id":      e.TestID,
-		"external_id":  e.ExternalID,
-	})
-	if err != nil {
-		return err
-	}
-	return s.commit(tx, "revoke exception")
+	return s.revokeException(ctx, actor, orgID, id, "")
 }
 
 const alertSelect = `SELECT id, org_id, test_id, test_title, severity, state, failing, control_ids, owner_ids, test_run_id,
@@ -567,4 +568,56 @@ func (s *Store) CloseTask(ctx context.Context, actor domain.Actor, orgID, id int
 		return err
 	}
 	return s.commit(tx, "close task")
+}
+
+// ReleaseAlert gives up owner's claim on an alert that is not delivered yet, to be
+// claimed again from until on: the notifier's next try. An unknown alert is KindNotFound;
+// one delivered already, or whose claim another owner has taken over, is KindConflict.
+func (s *Store) ReleaseAlert(ctx context.Context, owner string, orgID, alertID int64, until time.Time) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE alerts SET claim_owner = '', claim_until = $1
+		WHERE org_id = $2 AND id = $3 AND claim_owner = $4 AND delivered_at IS NULL`, s.t(until), orgID, alertID, owner)
+	if err != nil {
+		return fmt.Errorf("release alert %d: %w", alertID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("release alert %d: %w", alertID, err)
+	}
+	if n == 1 {
+		return nil
+	}
+	var delivered nullTime
+	err = s.db.QueryRowContext(ctx, `SELECT delivered_at FROM alerts WHERE org_id = $1 AND id = $2`, orgID, alertID).Scan(&delivered)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return domain.NotFound("alert")
+	case err != nil:
+		return fmt.Errorf("release alert %d: %w", alertID, err)
+	case delivered.t != nil:
+		return domain.Errorf(domain.KindConflict, "alert %d was delivered already", alertID)
+	}
+	return domain.Errorf(domain.KindConflict, "the claim on alert %d was lost", alertID)
+}
+
+// CountTasks counts the organization's tasks matching the filter; its Limit is ignored.
+func (s *Store) CountTasks(ctx context.Context, orgID int64, f domain.TaskFilter) (int, error) {
+	var a args
+	where := []string{"org_id = " + a.add(orgID)}
+	switch {
+	case f.AssigneeID > 0:
+		where = append(where, "assignee_id = "+a.add(f.AssigneeID))
+	case f.AssigneeID == -1:
+		where = append(where, "assignee_id IS NULL")
+	}
+	if f.TestID != "" {
+		where = append(where, "test_id = "+a.add(f.TestID))
+	}
+	if !f.IncludeClosed {
+		where = append(where, "closed_at IS NULL")
+	}
+	var n int
+	if err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM tasks WHERE `+strings.Join(where, " AND "), a...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count tasks: %w", err)
+	}
+	return n, nil
 }

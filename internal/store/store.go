@@ -45,6 +45,8 @@ type Store struct {
 
 	// stmts keeps the read pool's prepared statements for the hottest reads (prepared.go).
 	stmts readStmts
+	// bulk keeps the writer's prepared bulk inserts (bulk.go).
+	bulk bulkStmts
 
 	// ckpt checkpoints SQLite's write-ahead log in the background (checkpointer.go); nil
 	// on PostgreSQL.
@@ -177,7 +179,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the database connections.
 func (s *Store) Close() error {
-	err := errors.Join(s.stmts.close(), s.db.Close())
+	err := errors.Join(s.stmts.close(), s.bulk.close(), s.db.Close())
 	if s.ckpt != nil {
 		err = errors.Join(err, s.ckpt.close())
 	}

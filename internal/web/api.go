@@ -109,7 +109,7 @@ func (s *Server) apiRoutes() []apiRoute {
 		{"GET", "/tokens", accessAdmin, s.apiTokens},
 		{"POST", "/tokens", accessAdmin, s.apiCreateToken},
 		{"DELETE", "/tokens/{id}", accessAdmin, s.apiRevokeToken},
-	}, append(s.apiEvidenceRoutes(), s.apiMonitoringRoutes()...)...)
+	}, slices.Concat(s.apiEvidenceRoutes(), s.apiMonitoringRoutes(), s.apiConnectionRoutes(), s.apiTestRoutes(), s.apiAlertRoutes())...)
 }
 
 // routesAPI registers /api/v1: each route with its method, and for each path a fallback

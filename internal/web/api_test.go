@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,12 +12,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/evidenthq/evident/internal/alert"
 	"github.com/evidenthq/evident/internal/auth"
 	"github.com/evidenthq/evident/internal/catalog"
 	"github.com/evidenthq/evident/internal/collect"
@@ -483,28 +486,59 @@ func TestAPIBodyLimit(t *testing.T) {
 // TestAPITenancy has Acme's owner, who may call every route, ask for each of Globex's
 // objects by ID. Every answer is 404 and names nothing of Globex, and nothing changes.
 func TestAPITenancy(t *testing.T) {
-	f := newAPIFixture(t)
+	cf := newConnAPIFixture(t)
+	f := cf.apiFixture
 	mapped := f.globexCtl.Criteria[0]
+	withNotifier(t, f)
+	g := f.globexMonitoring(t, cf.env)
+	n := func(id int64) string { return strconv.FormatInt(id, 10) }
 	routes := []struct {
 		method, pattern string
-		id              int64
+		id              string
 		criterion, body string
 	}{
-		{"GET", "/controls/{id}", f.globexCtl.ID, "", ""},
-		{"PATCH", "/controls/{id}", f.globexCtl.ID, "", `{"status":"implemented"}`},
-		{"PUT", "/controls/{id}/criteria/{criterion}", f.globexCtl.ID, "A1.1", ""},
-		{"DELETE", "/controls/{id}/criteria/{criterion}", f.globexCtl.ID, mapped, ""},
-		{"GET", "/systems/{id}", f.globexSystem.ID, "", ""},
-		{"PUT", "/systems/{id}", f.globexSystem.ID, "", `{"name":"Mine now","kind":"other","classification":"public"}`},
-		{"DELETE", "/systems/{id}", f.globexSystem.ID, "", ""},
-		{"PATCH", "/users/{id}", f.users["globex"].ID, "", `{"role":"viewer"}`},
-		{"DELETE", "/users/{id}", f.users["globex"].ID, "", ""},
-		{"DELETE", "/tokens/{id}", f.globexToken.ID, "", ""},
-		{"GET", "/evidence/{id}", f.globexItem.ID, "", ""},
-		{"GET", "/evidence/{id}/content", f.globexItem.ID, "", ""},
-		{"GET", "/evidence/{id}/proof", f.globexItem.ID, "", ""},
-		{"POST", "/evidence/{id}/supersede", f.globexItem.ID, "", `{"kind":"note","title":"Mine now","period_start":"2026-01-01","period_end":"2026-03-31","note":"x"}`},
-		{"POST", "/evidence/{id}/retract", f.globexItem.ID, "", `{"reason":"not ours"}`},
+		{"GET", "/controls/{id}", n(f.globexCtl.ID), "", ""},
+		{"PATCH", "/controls/{id}", n(f.globexCtl.ID), "", `{"status":"implemented"}`},
+		{"PUT", "/controls/{id}/criteria/{criterion}", n(f.globexCtl.ID), "A1.1", ""},
+		{"DELETE", "/controls/{id}/criteria/{criterion}", n(f.globexCtl.ID), mapped, ""},
+		{"GET", "/systems/{id}", n(f.globexSystem.ID), "", ""},
+		{"PUT", "/systems/{id}", n(f.globexSystem.ID), "", `{"name":"Mine now","kind":"other","classification":"public"}`},
+		{"DELETE", "/systems/{id}", n(f.globexSystem.ID), "", ""},
+		{"PATCH", "/users/{id}", n(f.users["globex"].ID), "", `{"role":"viewer"}`},
+		{"DELETE", "/users/{id}", n(f.users["globex"].ID), "", ""},
+		{"DELETE", "/tokens/{id}", n(f.globexToken.ID), "", ""},
+		{"GET", "/evidence/{id}", n(f.globexItem.ID), "", ""},
+		{"GET", "/evidence/{id}/content", n(f.globexItem.ID), "", ""},
+		{"GET", "/evidence/{id}/proof", n(f.globexItem.ID), "", ""},
+		{"POST", "/evidence/{id}/supersede", n(f.globexItem.ID), "", `{"kind":"note","title":"Mine now","period_start":"2026-01-01","period_end":"2026-03-31","note":"x"}`},
+		{"POST", "/evidence/{id}/retract", n(f.globexItem.ID), "", `{"reason":"not ours"}`},
+		{"GET", "/connections/{id}", n(g.conn.ID), "", ""},
+		{"PATCH", "/connections/{id}", n(g.conn.ID), "", `{"name":"Mine now"}`},
+		{"DELETE", "/connections/{id}", n(g.conn.ID), "", ""},
+		{"POST", "/connections/{id}/run", n(g.conn.ID), "", ""},
+		{"GET", "/connections/{id}/runs", n(g.conn.ID), "", ""},
+		{"GET", "/connection-runs/{id}", n(g.run.ID), "", ""},
+		{"GET", "/resources/{id}", n(g.resource), "", ""},
+		{"GET", "/resources/{id}/versions", n(g.resource), "", ""},
+		{"GET", "/tests/{id}", g.test, "", ""},
+		{"PUT", "/tests/{id}", g.test, "", g.testDef},
+		{"PATCH", "/tests/{id}", g.test, "", `{"enabled":false}`},
+		{"DELETE", "/tests/{id}", g.test, "", ""},
+		{"POST", "/tests/{id}/enable", g.test, "", ""},
+		{"POST", "/tests/{id}/disable", g.test, "", ""},
+		{"GET", "/tests/{id}/failures", g.test, "", ""},
+		{"GET", "/tests/{id}/history", g.test, "", ""},
+		{"GET", "/test-runs/{id}", n(g.testRun), "", ""},
+		{"GET", "/exceptions/{id}", n(g.exception), "", ""},
+		{"POST", "/exceptions/{id}/revoke", n(g.exception), "", `{"reason":"not ours"}`},
+		{"GET", "/alert-targets/{id}", n(g.target), "", ""},
+		{"PATCH", "/alert-targets/{id}", n(g.target), "", `{"enabled":false}`},
+		{"DELETE", "/alert-targets/{id}", n(g.target), "", ""},
+		{"POST", "/alert-targets/{id}/test", n(g.target), "", ""},
+	}
+	ledgerBefore, err := f.st.LedgerSize(f.ctx, f.globex.ID)
+	if err != nil {
+		t.Fatal(err)
 	}
 	// Every object route of the API is in the list above.
 	objectRoutes, covered := map[string]bool{}, map[string]bool{}
@@ -522,7 +556,7 @@ func TestAPITenancy(t *testing.T) {
 
 	leaks := []string{"globex", "Globex", f.globexCtl.Title, f.globexSystem.Name, f.users["globex"].Email, f.users["globex"].Name, "globex token"}
 	for _, r := range routes {
-		path := apiPrefix + strings.NewReplacer("{id}", fmt.Sprint(r.id), "{criterion}", r.criterion).Replace(r.pattern)
+		path := apiPrefix + strings.NewReplacer("{id}", r.id, "{criterion}", r.criterion).Replace(r.pattern)
 		t.Run(r.method+" "+path, func(t *testing.T) {
 			rec := f.do(t, r.method, path, "owner", r.body)
 			if rec.Code != http.StatusNotFound {
@@ -552,14 +586,97 @@ func TestAPITenancy(t *testing.T) {
 	if e, err := f.st.Evidence(f.ctx, f.globex.ID, f.globexItem.ID); err != nil || !e.Current() {
 		t.Errorf("Globex's evidence after the attempts = %+v, %v; want it current", e, err)
 	}
+	g.unchanged(t, f)
+	if after, err := f.st.LedgerSize(f.ctx, f.globex.ID); err != nil || after != ledgerBefore {
+		t.Errorf("Globex's ledger after the attempts = %d, %v; want %d", after, err, ledgerBefore)
+	}
 	// Lists show only Acme's objects.
-	for _, path := range []string{"/api/v1/controls", "/api/v1/systems", "/api/v1/users", "/api/v1/tokens", "/api/v1/events", "/api/v1/criteria/" + mapped, "/api/v1/evidence?include_superseded=true&include_retracted=true", "/api/v1/ledger/entries"} {
+	for _, path := range []string{"/api/v1/controls", "/api/v1/systems", "/api/v1/users", "/api/v1/tokens", "/api/v1/events", "/api/v1/criteria/" + mapped, "/api/v1/evidence?include_superseded=true&include_retracted=true", "/api/v1/ledger/entries",
+		"/api/v1/connections", "/api/v1/connection-runs", "/api/v1/resources", "/api/v1/tests", "/api/v1/test-runs", "/api/v1/exceptions",
+		"/api/v1/alert-targets", "/api/v1/alerts"} {
 		rec := f.do(t, "GET", path, "owner", "")
 		for _, l := range leaks {
 			if strings.Contains(rec.Body.String(), l) {
 				t.Errorf("GET %s names %q", path, l)
 			}
 		}
+	}
+}
+
+// globexObjects are Globex's monitoring objects, for the tenancy test.
+type globexObjects struct {
+	conn              *domain.Connection
+	run               *domain.ConnectionRun
+	resource          int64
+	test, testDef     string
+	testRun           int64
+	exception, target int64
+}
+
+// globexMonitoring gives Globex a connection with a run and its resources, a test of its
+// own with a run, an exception and an alert target, all through Globex's own requests.
+func (f *apiFixture) globexMonitoring(tb testing.TB, env *connEnv) *globexObjects {
+	tb.Helper()
+	g := &globexObjects{test: "globex-only", testDef: strings.Replace(apiCustomTest, "laptops-managed", "globex-only", 1)}
+	g.conn = env.addConnection(tb, f.st, f.globex.ID, "Globex directory")
+	g.run = env.run(tb, f.globex.ID, g.conn.ID)
+	f.pushGlobexDevice(tb)
+	res := decodeAs[struct{ Resources []apiResource }](tb, f.do(tb, "GET", "/api/v1/resources?type=okta.user", "globex", ""), http.StatusOK)
+	if len(res.Resources) == 0 {
+		tb.Fatal("Globex's connection reported no okta.user resources")
+	}
+	g.resource = res.Resources[0].ID
+	decodeAs[apiTestDetail](tb, f.do(tb, "POST", "/api/v1/tests", "globex", g.testDef), http.StatusCreated)
+	g.testRun = decodeAs[apiTestRun](tb, f.do(tb, "POST", "/api/v1/test-runs", "globex", ""), http.StatusCreated).ID
+	ex := &domain.Exception{OrgID: f.globex.ID, TestID: "device-disk-encrypted", ExternalID: "g-1", Justification: "Globex only",
+		ApproverID: f.users["globex"].ID, ExpiresAt: time.Now().Add(30 * 24 * time.Hour)}
+	if err := f.st.CreateException(f.ctx, domain.SystemActor, ex); err != nil {
+		tb.Fatalf("CreateException(globex): %v", err)
+	}
+	g.exception = ex.ID
+	target := &domain.AlertTarget{OrgID: f.globex.ID, Kind: domain.TargetEmail, Name: "Globex owners", OnFailing: true, MinSeverity: "low", Enabled: true}
+	if err := f.st.CreateAlertTarget(f.ctx, domain.SystemActor, target, nil); err != nil {
+		tb.Fatalf("CreateAlertTarget(globex): %v", err)
+	}
+	g.target = target.ID
+	return g
+}
+
+// withNotifier rebuilds the fixture's server with an alert notifier that has no mail server
+// and may reach no private address.
+func withNotifier(tb testing.TB, f *apiFixture) {
+	tb.Helper()
+	key := make([]byte, collect.SecretKeySize)
+	_, _ = rand.Read(key)
+	sealer, err := collect.NewSealer(key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	g := &alert.Guard{}
+	cfg := f.srv.cfg
+	cfg.Notifier = &collect.Notifier{Store: f.st, Sealer: sealer, Dispatcher: alert.NewDispatcher(g, nil), Guard: g, Owner: "tenancy-test"}
+	if f.srv, err = New(cfg); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// unchanged checks that Globex's monitoring objects are all there as they were.
+func (g *globexObjects) unchanged(tb testing.TB, f *apiFixture) {
+	tb.Helper()
+	if c, err := f.st.Connection(f.ctx, f.globex.ID, g.conn.ID); err != nil || c.Name != g.conn.Name || !c.Enabled {
+		tb.Errorf("Globex's connection after the attempts = %+v, %v; want it untouched", c, err)
+	}
+	if runs, err := f.st.ConnectionRuns(f.ctx, f.globex.ID, domain.RunFilter{}); err != nil || len(runs) != 1 {
+		tb.Errorf("Globex's connection runs after the attempts = %d, %v; want 1", len(runs), err)
+	}
+	if ct, err := f.st.CustomTest(f.ctx, f.globex.ID, g.test); err != nil || !ct.Enabled {
+		tb.Errorf("Globex's test after the attempts = %+v, %v; want it there and enabled", ct, err)
+	}
+	if e, err := f.st.Exception(f.ctx, f.globex.ID, g.exception); err != nil || e.RevokedAt != nil {
+		tb.Errorf("Globex's exception after the attempts = %+v, %v; want it in force", e, err)
+	}
+	if at, err := f.st.AlertTarget(f.ctx, f.globex.ID, g.target); err != nil || !at.Enabled {
+		tb.Errorf("Globex's alert target after the attempts = %+v, %v; want it there and enabled", at, err)
 	}
 }
 

@@ -31,6 +31,10 @@ var icons = map[string]template.HTML{
 	"evidence":     iconSVG(`<path d="M7 3.5h7l4 4v13H7z"/><path d="M14 3.5v4h4"/><path d="m9.8 14.2 2 2 3.6-4"/>`),
 	"tasks":        iconSVG(`<path d="M9 6h11M9 12h11M9 18h11"/><path d="m3.5 6 1.2 1.2L7 5M3.5 12l1.2 1.2L7 11"/><circle cx="5" cy="18" r="1.3"/>`),
 	"ledger":       iconSVG(`<rect x="4" y="4" width="7" height="5" rx="1"/><rect x="13" y="4" width="7" height="5" rx="1"/><rect x="8.5" y="15" width="7" height="5" rx="1"/><path d="M7.5 9v3h9V9M12 12v3"/>`),
+	"tests":        iconSVG(`<path d="M9 3.5h6M10 3.5v6L5 19a1.2 1.2 0 0 0 1 1.5h12a1.2 1.2 0 0 0 1-1.5l-5-9.5v-6"/><path d="M7.5 14.5h9"/>`),
+	"inventory":    iconSVG(`<rect x="4" y="4" width="16" height="5" rx="1"/><rect x="4" y="11" width="16" height="5" rx="1"/><path d="M7.5 6.5h.01M7.5 13.5h.01M4 20h16"/>`),
+	"connections":  iconSVG(`<path d="M9 7V3M15 7V3M6.5 7h11v4a5.5 5.5 0 0 1-11 0z"/><path d="M12 16.5V21"/>`),
+	"alerts":       iconSVG(`<path d="M6 16V11a6 6 0 0 1 12 0v5l1.5 2h-15z"/><path d="M10 20.5a2 2 0 0 0 4 0"/>`),
 	"report":       iconSVG(`<path d="M6 3.5h9.5L19 7v13.5H6z"/><path d="M9 17v-3M12 17v-6M15 17v-4.5"/>`),
 }
 

@@ -61,7 +61,17 @@ type Config struct {
 	Collect *collect.Service
 	// Monitoring reads the inventory and the tests' current outcomes. Without it the
 	// inventory and test listings are refused.
-	Monitoring MonitoringReader
+	Monitoring MonitoringStore
+	Notifier   *collect.Notifier // adds, changes and tests alert targets; without it they can only be listed
+}
+
+// MonitoringStore is what the monitoring pages and routes read and change. *store.Store
+// satisfies it; each part is declared beside the routes that use it.
+type MonitoringStore interface {
+	MonitoringReader
+	connectionStore // ui_connections.go
+	testStore       // ui_tests.go
+	alertStore      // ui_alerts.go
 }
 
 // MonitoringReader reads what continuous monitoring keeps. *store.Store satisfies it.

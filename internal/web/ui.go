@@ -90,6 +90,9 @@ func (s *Server) routesUI(mux *http.ServeMux) error {
 	mux.HandleFunc("GET /activity", s.signedIn(s.activityPage))
 
 	s.routesEvidence(mux)
+	s.routesConnections(mux) // connections, inventory, schema reference, imports
+	s.routesTests(mux)       // tests, custom tests, exceptions
+	s.routesAlerts(mux)      // alerts and where they are sent
 
 	// Anything else is a page that does not exist.
 	mux.HandleFunc("/", s.notFound)

@@ -129,6 +129,24 @@ var eventSummaries = map[string]string{
 	domain.EventEvidenceAdded:      "added evidence",
 	domain.EventEvidenceSuperseded: "superseded evidence",
 	domain.EventEvidenceRetracted:  "retracted evidence",
+
+	domain.EventConnectionCreated:  "added a connection",
+	domain.EventConnectionUpdated:  "updated a connection",
+	domain.EventConnectionDeleted:  "deleted a connection",
+	domain.EventResourcesPushed:    "pushed resources to the inventory",
+	domain.EventTestCreated:        "wrote a test",
+	domain.EventTestUpdated:        "updated a test",
+	domain.EventTestDeleted:        "deleted a test",
+	domain.EventTestEnabled:        "enabled a test",
+	domain.EventTestDisabled:       "disabled a test",
+	domain.EventTestFailing:        "saw a test start failing",
+	domain.EventTestRecovered:      "saw a test recover",
+	domain.EventExceptionCreated:   "accepted a failing resource as an exception",
+	domain.EventExceptionRevoked:   "revoked an exception",
+	domain.EventTaskClosed:         "closed a task",
+	domain.EventAlertTargetCreated: "added an alert target",
+	domain.EventAlertTargetUpdated: "updated an alert target",
+	domain.EventAlertTargetDeleted: "deleted an alert target",
 }
 
 // longFields are fields whose values are too long for an activity line: only the fact
@@ -163,6 +181,22 @@ func describeEvent(e domain.Event, names map[int64]string) eventView {
 		v.Link = "/tokens"
 	case "evidence":
 		v.Link = "/evidence/" + id
+	case "connection":
+		if e.Type != domain.EventConnectionDeleted {
+			v.Link = "/connections/" + id
+		}
+	case "test":
+		if e.Type != domain.EventTestDeleted {
+			v.Link = "/tests/" + id
+		}
+	case "exception":
+		v.Link = "/exceptions"
+	case "task":
+		v.Link = "/tasks"
+	case "alert_target":
+		if e.Type != domain.EventAlertTargetDeleted {
+			v.Link = "/alerts/targets/" + id
+		}
 	}
 	var data map[string]any
 	if len(e.Data) == 0 || json.Unmarshal(e.Data, &data) != nil {

@@ -228,7 +228,11 @@ type controlView struct {
 	Gaps     []readiness.Gap
 	Events   []eventView
 	Evidence *controlEvidence
-	Now      time.Time
+	// Tests are the automated tests that support the control (ui_tests.go); Monitored
+	// says whether the server runs tests at all.
+	Tests     []testEntry
+	Monitored bool
+	Now       time.Time
 }
 
 // controlForm is the edit form filled from a control.
@@ -295,6 +299,10 @@ func (s *Server) renderControl(w http.ResponseWriter, r *http.Request, p *princi
 		return err
 	}
 	if v.Evidence, err = s.controlEvidenceCard(ctx, p, c); err != nil {
+		return err
+	}
+	v.Monitored = s.cfg.Collect != nil && s.cfg.Monitoring != nil
+	if v.Tests, err = s.controlTests(ctx, p.Org.ID, c.Ref); err != nil {
 		return err
 	}
 	pg := s.newPage(w, r, p, c.Ref+" "+c.Title, "controls")

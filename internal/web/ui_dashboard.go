@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -98,7 +99,11 @@ type dashboardView struct {
 	Systems       int
 	Members       int
 	Evidence      *evidenceDueCard
-	Now           time.Time
+	// Monitoring is the card of failing tests, monitoring tasks and alerts; nil without
+	// continuous monitoring. It is kept with the rest: test runs raise alerts, and closing
+	// a task or excepting a failure writes to the ledger, so each changes the view's key.
+	Monitoring *monitoringCard
+	Now        time.Time
 }
 
 // severityTile is one severity's count of gaps.
@@ -215,6 +220,9 @@ func (s *Server) buildDashboard(ctx context.Context, orgID int64, key viewKey, n
 		v.Owners = append(v.Owners, ownerBar{Name: o.Name, Count: o.Count, Width: 100 * float64(o.Count) / float64(max(most, 1)), Link: link, None: o.OwnerID == nil})
 	}
 	if v.Evidence, err = s.evidenceDue(ctx, orgID, now); err != nil {
+		return nil, err
+	}
+	if v.Monitoring, err = s.monitoringCardOf(ctx, orgID, now); err != nil {
 		return nil, err
 	}
 	return v, nil
@@ -366,4 +374,79 @@ func (s *Server) gapsCSV(w http.ResponseWriter, r *http.Request, p *principal) e
 	}
 	cw.Flush()
 	return nil
+}
+
+// monitoringCard is the dashboard's card of continuous monitoring: the tests failing now
+// by severity, the most severe of them, the open monitoring tasks and the latest alerts.
+type monitoringCard struct {
+	Severities []failingSeverity
+	Failing    int          // tests failing now
+	Top        []failingRow // the most severe, at most monitoringTopCount
+	OpenTasks  int
+	Alerts     []alertRow // the latest, at most monitoringAlertCount
+}
+
+// failingSeverity is how many tests of a severity fail now.
+type failingSeverity struct {
+	Severity readiness.Severity
+	Count    int
+}
+
+// failingRow is a failing test on the dashboard.
+type failingRow struct {
+	domain.FailingTest
+}
+
+// SeverityBadge is the test's severity for the "severity" template.
+func (f failingRow) SeverityBadge() readiness.Severity { return readiness.Severity(f.Severity) }
+
+// The monitoring card's lengths.
+const (
+	monitoringTopCount   = 5
+	monitoringAlertCount = 5
+)
+
+// monitoringCardOf reads the dashboard's monitoring card, or returns nil when the server
+// has no continuous monitoring.
+func (s *Server) monitoringCardOf(ctx context.Context, orgID int64, now time.Time) (*monitoringCard, error) {
+	if s.cfg.Monitoring == nil {
+		return nil, nil
+	}
+	st := s.cfg.Monitoring
+	failing, err := st.FailingTests(ctx, orgID, now)
+	if err != nil {
+		return nil, err
+	}
+	card := &monitoringCard{Failing: len(failing)}
+	counts := map[string]int{}
+	for _, f := range failing {
+		counts[f.Severity]++
+	}
+	for i := len(domain.AlertSeverities) - 1; i >= 0; i-- {
+		sev := domain.AlertSeverities[i]
+		card.Severities = append(card.Severities, failingSeverity{Severity: readiness.Severity(sev), Count: counts[sev]})
+	}
+	slices.SortStableFunc(failing, func(a, b domain.FailingTest) int {
+		if d := domain.SeverityRank(b.Severity) - domain.SeverityRank(a.Severity); d != 0 {
+			return d
+		}
+		if d := b.Failing - a.Failing; d != 0 {
+			return d
+		}
+		return strings.Compare(a.Title, b.Title)
+	})
+	for _, f := range failing[:min(len(failing), monitoringTopCount)] {
+		card.Top = append(card.Top, failingRow{f})
+	}
+	if card.OpenTasks, err = st.CountTasks(ctx, orgID, domain.TaskFilter{}); err != nil {
+		return nil, err
+	}
+	alerts, err := st.AlertDetails(ctx, orgID, domain.AlertFilter{Limit: monitoringAlertCount})
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range alerts {
+		card.Alerts = append(card.Alerts, newAlertRow(a))
+	}
+	return card, nil
 }

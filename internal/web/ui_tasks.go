@@ -152,14 +152,19 @@ func (s *Server) evidenceTasks(ctx context.Context, orgID int64, controls []doma
 
 // tasksView is the data of the "My tasks" page.
 type tasksView struct {
+	// Monitoring are the person's open tasks for failing tests; Unassigned, shown to
+	// those who may edit, the open tasks of tests whose controls have no owner.
+	Monitoring     []domain.Task
+	Unassigned     []domain.Task
 	Evidence       []evidenceTask
 	NotImplemented []domain.Control
 	Owned          int // active controls the person owns, in scope or not
 	Now            time.Time
 }
 
-// tasksPage lists the signed-in person's work: their controls whose evidence is due,
-// overdue or missing, and their controls not implemented yet.
+// tasksPage lists the signed-in person's work: fixes for failing tests supporting their
+// controls, their controls whose evidence is due, overdue or missing, and their controls
+// not implemented yet.
 func (s *Server) tasksPage(w http.ResponseWriter, r *http.Request, p *principal) error {
 	ctx := r.Context()
 	now := s.now()
@@ -172,6 +177,16 @@ func (s *Server) tasksPage(w http.ResponseWriter, r *http.Request, p *principal)
 		return err
 	}
 	v := tasksView{Evidence: tasks, Now: now}
+	if st := s.cfg.Monitoring; st != nil {
+		if v.Monitoring, err = st.Tasks(ctx, p.Org.ID, domain.TaskFilter{AssigneeID: p.User.ID}); err != nil {
+			return err
+		}
+		if p.Role.CanEdit() {
+			if v.Unassigned, err = st.Tasks(ctx, p.Org.ID, domain.TaskFilter{AssigneeID: -1}); err != nil {
+				return err
+			}
+		}
+	}
 	for _, c := range mine {
 		if !c.Retired() {
 			v.Owned++

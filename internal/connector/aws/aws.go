@@ -15,6 +15,7 @@ import (
 	"time"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
@@ -31,6 +32,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3control"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+	smithymiddleware "github.com/aws/smithy-go/middleware"
 
 	"github.com/evidenthq/evident/internal/connector"
 	"github.com/evidenthq/evident/internal/domain"
@@ -204,7 +206,7 @@ var _ connector.Connector = (*Connector)(nil)
 // not work (STS GetCallerIdentity), the enabled regions cannot be listed, or ctx ends;
 // every other failure is reported per resource type in the collection's Errors.
 func (c *Connector) Collect(ctx context.Context) (*connector.Collection, error) {
-	rec := &connector.Recorder{Next: c.rt, Now: c.opts.Now}
+	rec := &connector.Recorder{Next: c.rt, Now: c.opts.Now, Operation: operation}
 	client := c.httpClientWith(rec)
 	home := DefaultRegion
 	if len(c.cfg.Regions) > 0 {
@@ -237,6 +239,27 @@ func (c *Connector) Collect(ctx context.Context) (*connector.Collection, error) 
 	}
 	return r.out, nil
 }
+
+// operation names the SDK operation a request belongs to, such as "iam:ListUsers": the
+// service's IAM prefix and the API's operation name, both of which the SDK's middleware
+// keeps in the request's context. Retries of an operation carry the same name.
+func operation(req *http.Request) string {
+	ctx := req.Context()
+	name := smithymiddleware.GetOperationName(ctx)
+	service := awsmiddleware.GetServiceID(ctx)
+	if name == "" || service == "" {
+		return ""
+	}
+	prefix, ok := servicePrefixes[service]
+	if !ok {
+		prefix = strings.ToLower(strings.ReplaceAll(service, " ", ""))
+	}
+	return prefix + ":" + name
+}
+
+// servicePrefixes are the IAM prefixes of the services whose prefix is not their SDK
+// service ID in lower case without spaces.
+var servicePrefixes = map[string]string{"Config Service": "config"}
 
 // transport returns the round tripper requests go through: the configured client's, or
 // one with dial, TLS handshake and response header timeouts.

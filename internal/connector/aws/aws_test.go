@@ -8,6 +8,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -708,6 +709,25 @@ func TestCollectRecordsExchanges(t *testing.T) {
 	}
 	if !throttled {
 		t.Error("the throttled attempt was not recorded")
+	}
+	// Each exchange names the operation the server saw, as SERVICE:Operation with the
+	// service's IAM prefix; requests run concurrently, so the order may differ.
+	var want, got []string
+	for _, r := range f.seen() {
+		want = append(want, r.Service+":"+r.Operation)
+	}
+	for _, x := range coll.Raw {
+		got = append(got, x.Operation)
+	}
+	sort.Strings(want)
+	sort.Strings(got)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("exchanges' operations (-as the server saw them +as recorded):\n%s", diff)
+	}
+	for _, op := range []string{"iam:ListUsers", "sts:GetCallerIdentity", "s3:GetBucketEncryption", "s3control:GetPublicAccessBlock", "config:DescribeConfigurationRecorders"} {
+		if !slices.Contains(got, op) {
+			t.Errorf("no exchange of %s in %v", op, got)
+		}
 	}
 	if !users {
 		t.Error("no ListUsers response recorded")

@@ -159,7 +159,7 @@ func (c *Connector) Kind() string { return Kind }
 // cannot be read (bad token, unknown organization) or ctx ends; every other failure is
 // reported per resource type in the collection's Errors.
 func (c *Connector) Collect(ctx context.Context) (*connector.Collection, error) {
-	rec := &connector.Recorder{Next: c.opts.Transport(), Now: c.opts.Now}
+	rec := &connector.Recorder{Next: c.opts.Transport(), Now: c.opts.Now, Operation: routes.Operation}
 	client, err := c.client(rec)
 	if err != nil {
 		return nil, err
@@ -178,6 +178,23 @@ func (c *Connector) Collect(ctx context.Context) (*connector.Collection, error) 
 		return nil, err
 	}
 	return r.out, nil
+}
+
+// routes are the REST endpoints the connector calls, named as GitHub's documentation
+// names them, for the recorded exchanges.
+var routes = connector.Routes{
+	{Method: http.MethodGet, Path: "/orgs/{org}"},
+	{Method: http.MethodGet, Path: "/orgs/{org}/members"},
+	{Method: http.MethodGet, Path: "/orgs/{org}/outside_collaborators"},
+	{Method: http.MethodGet, Path: "/orgs/{org}/repos"},
+	{Method: http.MethodGet, Path: "/repos/{owner}/{repo}/branches/{branch}/protection"},
+	{Method: http.MethodGet, Path: "/repos/{owner}/{repo}/vulnerability-alerts"},
+	{Method: http.MethodGet, Path: "/repos/{owner}/{repo}/rulesets"},
+	{Method: http.MethodGet, Path: "/repos/{owner}/{repo}/rulesets/{ruleset_id}"},
+	{Method: http.MethodGet, Path: "/repos/{owner}/{repo}/collaborators"},
+	{Method: http.MethodGet, Path: "/repos/{owner}/{repo}/pulls"},
+	{Method: http.MethodGet, Path: "/repos/{owner}/{repo}/pulls/{pull_number}"},
+	{Method: http.MethodGet, Path: "/repos/{owner}/{repo}/pulls/{pull_number}/reviews"},
 }
 
 // client builds the SDK client: token, then retries, then the recorder, then the network.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -420,11 +421,55 @@ func TestCollect(t *testing.T) {
 	if len(got.Raw) != requestCount(f) {
 		t.Errorf("recorded %d exchanges; the server answered %d requests", len(got.Raw), requestCount(f))
 	}
+	ops := map[string]int{}
 	for _, e := range got.Raw {
 		if !e.At.Equal(testNow) || e.Method != http.MethodGet || !strings.HasPrefix(e.URL, f.srv.URL+"/api/v3/") {
 			t.Errorf("exchange %+v: want a GET to the API stamped %v", e, testNow)
 		}
+		if !matchesTemplate(e.Operation, e.URL) {
+			t.Errorf("exchange %s is recorded as %q", e.URL, e.Operation)
+		}
+		ops[e.Operation]++
 	}
+	// Every request is named as GitHub's documentation names its endpoint.
+	wantOps := map[string]int{
+		"GET /orgs/{org}":                                        1,
+		"GET /orgs/{org}/members":                                4, // two pages of all members, the 2FA-disabled and the admin filters
+		"GET /orgs/{org}/outside_collaborators":                  1,
+		"GET /orgs/{org}/repos":                                  2,
+		"GET /repos/{owner}/{repo}/branches/{branch}/protection": 3,
+		"GET /repos/{owner}/{repo}/vulnerability-alerts":         3,
+		"GET /repos/{owner}/{repo}/rulesets":                     3,
+		"GET /repos/{owner}/{repo}/rulesets/{ruleset_id}":        3,
+		"GET /repos/{owner}/{repo}/collaborators":                3,
+		"GET /repos/{owner}/{repo}/pulls":                        4, // two pages for api, one each for legacy and web
+		"GET /repos/{owner}/{repo}/pulls/{pull_number}":          3,
+		"GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews":  3,
+	}
+	if diff := cmp.Diff(wantOps, ops); diff != "" {
+		t.Errorf("exchanges per operation (-want +got):\n%s", diff)
+	}
+}
+
+// matchesTemplate reports whether the path of a recorded URL fits the operation's path
+// template, under the API's base path.
+func matchesTemplate(op, rawURL string) bool {
+	method, tmpl, ok := strings.Cut(op, " ")
+	u, err := url.Parse(rawURL)
+	if !ok || method != http.MethodGet || err != nil {
+		return false
+	}
+	segs := strings.Split(strings.TrimPrefix(u.EscapedPath(), "/api/v3/"), "/")
+	want := strings.Split(strings.TrimPrefix(tmpl, "/"), "/")
+	if len(segs) != len(want) {
+		return false
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(w, "{") && w != segs[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func requestCount(f *fakeGitHub) int {

@@ -180,7 +180,7 @@ func (c *Connector) Kind() string { return Kind }
 // cannot be read (bad key, missing delegation, a subject who is not an administrator) or
 // ctx ends; a failure on a later page is reported in the collection's Errors.
 func (c *Connector) Collect(ctx context.Context) (*connector.Collection, error) {
-	rec := &connector.Recorder{Next: c.opts.Transport(), Now: c.opts.Now}
+	rec := &connector.Recorder{Next: c.opts.Transport(), Now: c.opts.Now, Operation: routes.Operation}
 	svc, err := c.service(ctx, rec)
 	if err != nil {
 		return nil, err
@@ -192,6 +192,12 @@ func (c *Connector) Collect(ctx context.Context) (*connector.Collection, error) 
 		return nil, err
 	}
 	return out, nil
+}
+
+// routes are the Directory API methods the connector calls, by their method IDs in the
+// API's discovery document, for the recorded exchanges.
+var routes = connector.Routes{
+	{Method: http.MethodGet, Path: "/admin/directory/v1/users", Name: "directory.users.list"},
 }
 
 // service builds the Directory API client. API calls go through the token, retries, the

@@ -314,6 +314,9 @@ func TestCollect(t *testing.T) {
 		if !strings.HasPrefix(e.URL, f.srv.URL+"/admin/directory/v1/users?") || e.Status != http.StatusOK || !e.At.Equal(testNow) {
 			t.Errorf("exchange %s %s %d at %v: want a users page at %v", e.Method, e.URL, e.Status, e.At, testNow)
 		}
+		if e.Operation != "directory.users.list" {
+			t.Errorf("exchange %s is recorded as %q; want the Directory API's users.list", e.URL, e.Operation)
+		}
 	}
 	assertNoSecret(t, got, nil)
 }

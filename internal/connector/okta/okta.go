@@ -107,7 +107,7 @@ func (c *Connector) Kind() string { return Kind }
 // listed (bad token, unknown organization) or ctx ends; every other failure is reported
 // per resource type in the collection's Errors.
 func (c *Connector) Collect(ctx context.Context) (*connector.Collection, error) {
-	rec := &connector.Recorder{Next: c.opts.Transport(), Now: c.opts.Now}
+	rec := &connector.Recorder{Next: c.opts.Transport(), Now: c.opts.Now, Operation: routes.Operation}
 	client, err := c.client(ctx, rec)
 	if err != nil {
 		return nil, err
@@ -119,6 +119,18 @@ func (c *Connector) Collect(ctx context.Context) (*connector.Collection, error) 
 		return nil, err
 	}
 	return r.out, nil
+}
+
+// routes are the Management API operations the connector calls, by the operation IDs of
+// Okta's API reference (the SDK's method names), for the recorded exchanges. Later pages
+// follow the Link header to the same path.
+var routes = connector.Routes{
+	{Method: http.MethodGet, Path: "/api/v1/users", Name: "ListUsers"},
+	{Method: http.MethodGet, Path: "/api/v1/users/{userId}/factors", Name: "ListFactors"},
+	{Method: http.MethodGet, Path: "/api/v1/users/{userId}/roles", Name: "ListAssignedRolesForUser"},
+	{Method: http.MethodGet, Path: "/api/v1/iam/assignees/users", Name: "ListUsersWithRoleAssignments"},
+	{Method: http.MethodGet, Path: "/api/v1/policies", Name: "ListPolicies"},
+	{Method: http.MethodGet, Path: "/api/v1/policies/{policyId}/rules", Name: "ListPolicyRules"},
 }
 
 // client builds the SDK client over retries, the recorder and the network.

@@ -311,12 +311,45 @@ func TestCollect(t *testing.T) {
 	if len(got.Raw) != total {
 		t.Errorf("recorded %d exchanges; the server answered %d requests", len(got.Raw), total)
 	}
+	ops := map[string]int{}
 	for _, e := range got.Raw {
 		if !strings.HasPrefix(e.URL, f.srv.URL+"/api/v1/") || e.Status != http.StatusOK {
 			t.Errorf("exchange %s %s %d: want a successful call to the API", e.Method, e.URL, e.Status)
 		}
+		path := strings.TrimPrefix(strings.SplitN(e.URL, "?", 2)[0], f.srv.URL)
+		if want := operationOf(path); e.Operation != want {
+			t.Errorf("exchange %s is recorded as %q; want %q", e.URL, e.Operation, want)
+		}
+		ops[e.Operation]++
+	}
+	wantOps := map[string]int{
+		"ListUsers": 2, "ListFactors": 4, "ListUsersWithRoleAssignments": 2, "ListAssignedRolesForUser": 2,
+		"ListPolicies": 4, "ListPolicyRules": 3,
+	}
+	if diff := cmp.Diff(wantOps, ops); diff != "" {
+		t.Errorf("exchanges per operation (-want +got):\n%s", diff)
 	}
 	assertNoSecret(t, got)
+}
+
+// operationOf names the operation of a request path as Okta's API reference does.
+func operationOf(path string) string {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	switch {
+	case path == "/api/v1/users":
+		return "ListUsers"
+	case len(parts) == 5 && parts[2] == "users" && parts[4] == "factors":
+		return "ListFactors"
+	case len(parts) == 5 && parts[2] == "users" && parts[4] == "roles":
+		return "ListAssignedRolesForUser"
+	case path == "/api/v1/iam/assignees/users":
+		return "ListUsersWithRoleAssignments"
+	case path == "/api/v1/policies":
+		return "ListPolicies"
+	case len(parts) == 5 && parts[2] == "policies" && parts[4] == "rules":
+		return "ListPolicyRules"
+	}
+	return "?"
 }
 
 func TestCollectThrottlingAndFailures(t *testing.T) {

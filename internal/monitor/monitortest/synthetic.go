@@ -144,6 +144,9 @@ type gen struct {
 // bad reports true for about one draw in ten: the resource fails the check at hand.
 func (g *gen) bad() bool { return g.rng.IntN(10) == 0 }
 
+// rare reports true for about one draw in a hundred.
+func (g *gen) rare() bool { return g.rng.IntN(100) == 0 }
+
 func (g *gen) pick(options ...string) string { return options[g.rng.IntN(len(options))] }
 
 // ago is a time up to maxDays days before Now.
@@ -291,7 +294,7 @@ var builders = map[string]func(g *gen, i int) *monitor.Resource{
 			"account_id": g.account(i), "arn": "arn:aws:s3:::" + name, "region": g.region(), "created_at": g.ago(1500),
 			"encryption_enabled": !g.bad(), "encryption_algorithm": "AES256",
 			"public_access_block": block(!g.bad()), "account_public_access_block": block(!g.bad()),
-			"public_policy": g.bad() && g.bad(), "public_acl": g.bad() && g.bad(), "tls_only_policy": !g.bad(),
+			"public_policy": g.rare(), "public_acl": g.rare(), "tls_only_policy": !g.bad(),
 			"versioning_enabled": !g.bad(), "logging_enabled": !g.bad(), "tags": map[string]string{"env": "prod"},
 		})
 	},

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/evidenthq/evident/internal/monitor"
 )
 
@@ -85,5 +87,45 @@ func TestSyntheticJudged(t *testing.T) {
 		if tr.Passed+tr.Failed >= 100 && (tr.Passed == 0 || tr.Failed == 0) {
 			t.Errorf("%s: %d passed, %d failed; want both", tr.TestID, tr.Passed, tr.Failed)
 		}
+	}
+}
+
+// TestMemoryInventoryMatchesStreaming checks that a MemoryInventory, which keeps resources
+// compact, gives the same resources and the same results as an inventory yielding them
+// as generated.
+func TestMemoryInventoryMatchesStreaming(t *testing.T) {
+	const n = 20000
+	ctx := context.Background()
+	mem := monitor.NewMemoryInventory(Synthetic(n))
+	stream := NewStreaming(n)
+	for _, typ := range Types() {
+		var want, got []*monitor.Resource
+		for r, err := range stream.Resources(ctx, typ) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, r)
+		}
+		for r, err := range mem.Resources(ctx, typ) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, r)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("%s: MemoryInventory.Resources (-generated +kept):\n%s", typ, diff)
+		}
+	}
+	progs := monitor.LibraryPrograms()
+	want, err := monitor.Evaluate(ctx, progs, stream, Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := monitor.Evaluate(ctx, progs, mem, Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("results over the MemoryInventory (-streamed +kept):\n%s", diff)
 	}
 }

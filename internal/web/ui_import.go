@@ -1,0 +1,272 @@
+package web
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/evidenthq/evident/internal/domain"
+	"github.com/evidenthq/evident/internal/importer"
+	"github.com/evidenthq/evident/internal/monitor"
+)
+
+// An import reads a scanner's report, an HR roster or a CSV of resources into the
+// inventory. The file streams from the request through the importer, whose first error
+// names the line and field at fault; the resources it yields are stored in one
+// transaction only once the whole file has been read, so a file that fails half-way
+// stores nothing. Resources of the import's source missing from the file are marked gone:
+// importing this week's report replaces last week's.
+
+// importResult is what an import did.
+type importResult struct {
+	Kind      string
+	Source    string
+	Summary   importer.Summary
+	Inventory domain.UpsertSummary
+	TestRun   *domain.TestRun
+}
+
+// Types lists the resources imported per type, by type.
+func (r importResult) Types() []typeCount {
+	out := make([]typeCount, 0, len(r.Summary.Types))
+	for t, n := range r.Summary.Types {
+		out = append(out, typeCount{Type: t, Count: n})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Type < out[j].Type })
+	return out
+}
+
+// Statuses lists the findings imported per status, by status.
+func (r importResult) Statuses() []typeCount {
+	out := make([]typeCount, 0, len(r.Summary.Statuses))
+	for t, n := range r.Summary.Statuses {
+		out = append(out, typeCount{Type: t, Count: n})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Type < out[j].Type })
+	return out
+}
+
+// importSource is the source an import records its resources under: the one given, or
+// "import:KIND".
+func importSource(kind, source string) string {
+	if source = strings.TrimSpace(source); source != "" {
+		return source
+	}
+	return "import:" + kind
+}
+
+// importFile imports one file of the given kind for the principal's organization, all or
+// nothing, and runs the tests. A malformed file is KindInvalid for "file", its message
+// naming the line and field.
+func (s *Server) importFile(ctx context.Context, p *principal, kind, source string, file io.Reader) (*importResult, error) {
+	if s.cfg.Collect == nil {
+		return nil, errNoMonitoring
+	}
+	if !slices.Contains(importer.Kinds(), kind) {
+		return nil, domain.Invalid("kind", "must be one of %s", strings.Join(importer.Kinds(), ", "))
+	}
+	if file == nil {
+		return nil, domain.Invalid("file", "is required: choose a file to import")
+	}
+	src := importSource(kind, source)
+	var rs []monitor.Resource
+	im := importer.Importer{Connection: src, Now: s.now}
+	sum, err := im.Import(ctx, kind, file, func(r monitor.Resource) error {
+		rs = append(rs, r)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if sum.Resources == 0 {
+		return nil, domain.Invalid("file", "holds no resources: is it a %s file?", kind)
+	}
+	up, run, err := s.cfg.Collect.PushResources(ctx, p.Actor(), p.Org.ID, src, rs, true)
+	if run == nil && err != nil && up == (domain.UpsertSummary{}) {
+		return nil, err
+	}
+	if err != nil {
+		// The resources are stored; the tests judge them at the next run.
+		s.log.Error("run tests after an import", "org_id", p.Org.ID, "source", src, "err", err)
+	}
+	return &importResult{Kind: kind, Source: src, Summary: sum, Inventory: up, TestRun: run}, nil
+}
+
+// importUpload is a multipart upload of a file to import: its fields, then the file.
+type importUpload struct {
+	Values url.Values
+	File   io.Reader // nil when no file was sent
+	rest   io.Reader
+}
+
+// drain reads what is left of the upload, so that the client gets the answer rather than
+// a reset connection; the body's limit bounds the work.
+func (u *importUpload) drain() {
+	if u.rest != nil {
+		_, _ = io.Copy(io.Discard, u.rest)
+	}
+}
+
+// readImportUpload starts reading a multipart/form-data upload: the fields before the
+// file, then the file, which must come last, left to stream. The file is limited to the
+// upload limit while it is read.
+func (s *Server) readImportUpload(w http.ResponseWriter, r *http.Request) (*importUpload, error) {
+	up := &importUpload{Values: url.Values{}}
+	limit := s.maxUpload()
+	r.Body = http.MaxBytesReader(w, r.Body, limit+maxUploadFields)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return up, domain.Invalid("body", "send the upload as multipart/form-data")
+	}
+	fieldBytes := 0
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			return up, nil
+		}
+		if err != nil {
+			return up, s.uploadReadError(err)
+		}
+		name := part.FormName()
+		if name == "file" {
+			br := bufio.NewReader(part)
+			if _, err := br.Peek(1); err == io.EOF && part.FileName() == "" {
+				continue // no file chosen
+			} else if err != nil && err != io.EOF {
+				return up, s.uploadReadError(err)
+			}
+			f := &importFilePart{s: s, r: br, mr: mr, limit: limit}
+			up.File, up.rest = f, f
+			return up, nil
+		}
+		b, err := io.ReadAll(io.LimitReader(part, int64(maxUploadFields-fieldBytes+1)))
+		if err != nil {
+			return up, s.uploadReadError(err)
+		}
+		if fieldBytes += len(b); fieldBytes > maxUploadFields {
+			return up, domain.Invalid(name, "is too long: the fields of an upload may hold at most %s", formatSize(maxUploadFields))
+		}
+		if name != "" {
+			up.Values.Add(name, string(b))
+		}
+	}
+}
+
+// importFilePart streams the file of an upload, failing with KindInvalid for "file" past the
+// upload limit, and at its end when another part follows it.
+type importFilePart struct {
+	s     *Server
+	r     io.Reader
+	mr    *multipart.Reader
+	limit int64
+	n     int64
+	err   error
+}
+
+func (f *importFilePart) Read(p []byte) (int, error) {
+	if f.err != nil {
+		return 0, f.err
+	}
+	n, err := f.r.Read(p)
+	f.n += int64(n)
+	switch {
+	case f.n > f.limit:
+		f.err = f.s.tooLargeError()
+	case err == io.EOF:
+		if _, next := f.mr.NextPart(); next == nil {
+			f.err = domain.Invalid("file", "must be the last field of the form")
+		} else if next != io.EOF {
+			f.err = f.s.uploadReadError(next)
+		} else {
+			f.err = io.EOF
+		}
+	case err != nil:
+		f.err = f.s.uploadReadError(err)
+	}
+	if f.err != nil {
+		return n, f.err
+	}
+	return n, nil
+}
+
+// limitedBody streams a raw request body, failing with KindInvalid for "file" past the
+// upload limit.
+type limitedBody struct {
+	s     *Server
+	r     io.Reader
+	limit int64
+	n     int64
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	if b.n > b.limit {
+		return n, b.s.tooLargeError()
+	}
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return n, b.s.tooLargeError()
+	}
+	return n, err
+}
+
+// importView is the data of the import page.
+type importView struct {
+	Formats []importer.Format
+	Limit   string
+	Result  *importResult
+}
+
+func (s *Server) importPage(w http.ResponseWriter, r *http.Request, p *principal) error {
+	f := newForm(nil)
+	if k := r.URL.Query().Get("kind"); k != "" {
+		f.Values.Set("kind", k)
+	}
+	return s.renderImport(w, r, p, f, nil, http.StatusOK)
+}
+
+func (s *Server) renderImport(w http.ResponseWriter, r *http.Request, p *principal, f *form, res *importResult, status int) error {
+	pg := s.newPage(w, r, p, "Import a file", "inventory")
+	pg.Form = f
+	pg.Data = importView{Formats: importer.Formats(), Limit: formatSize(s.maxUpload()), Result: res}
+	return s.render(w, status, "import", pg)
+}
+
+// importFormFields are the fields of the import form that errors can name.
+var importFormFields = []string{"kind", "source", "file"}
+
+// failImportForm records an error on the import form. A malformed file's error names its
+// line and field, and says that nothing was imported.
+func failImportForm(f *form, err error) bool {
+	var ie *importer.Error
+	if errors.As(err, &ie) {
+		f.Errors["file"] = upperFirst(strings.TrimSuffix(ie.Error(), ".")) + ". Nothing was imported."
+		return true
+	}
+	return f.fail(err, importFormFields...)
+}
+
+func (s *Server) uploadImport(w http.ResponseWriter, r *http.Request, p *principal) error {
+	up, err := s.readImportUpload(w, r)
+	f := newForm(up.Values)
+	var res *importResult
+	if err == nil {
+		res, err = s.importFile(r.Context(), p, f.Get("kind"), f.Get("source"), up.File)
+	}
+	up.drain()
+	if err != nil {
+		if !failImportForm(f, err) {
+			return err
+		}
+		return s.renderImport(w, r, p, f, nil, statusOf(err))
+	}
+	return s.renderImport(w, r, p, newForm(url.Values{"kind": {res.Kind}}), res, http.StatusOK)
+}
