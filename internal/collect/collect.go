@@ -118,8 +118,7 @@ type Service struct {
 	// Logger receives one line per run; nil means slog.Default. Credentials are never logged.
 	Logger *slog.Logger
 
-	ownerOnce sync.Once
-	owner     string
+	owner claimOwner
 }
 
 func (s *Service) now() time.Time {
@@ -144,17 +143,26 @@ func (s *Service) logger() *slog.Logger {
 }
 
 // ownerName is this process's name in claims.
-func (s *Service) ownerName() string {
-	s.ownerOnce.Do(func() {
-		s.owner = s.Owner
-		if s.owner == "" {
+func (s *Service) ownerName() string { return s.owner.get(s.Owner, "") }
+
+// claimOwner names a process in the claims it takes: the configured name, or the host
+// name, process ID and a random suffix, chosen once.
+type claimOwner struct {
+	once sync.Once
+	name string
+}
+
+func (c *claimOwner) get(configured, prefix string) string {
+	c.once.Do(func() {
+		c.name = configured
+		if c.name == "" {
 			host, _ := os.Hostname()
 			b := make([]byte, 4)
-			rand.Read(b)
-			s.owner = fmt.Sprintf("%s:%d:%s", host, os.Getpid(), hex.EncodeToString(b))
+			_, _ = rand.Read(b)
+			c.name = fmt.Sprintf("%s%s:%d:%s", prefix, host, os.Getpid(), hex.EncodeToString(b))
 		}
 	})
-	return s.owner
+	return c.name
 }
 
 // Kinds lists the connector kinds the service can run, sorted.

@@ -2,13 +2,10 @@ package collect
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -100,8 +97,7 @@ type Notifier struct {
 	// Logger receives errors; nil means slog.Default. Secrets are never logged.
 	Logger *slog.Logger
 
-	ownerOnce sync.Once
-	owner     string
+	owner claimOwner
 }
 
 func (n *Notifier) now() time.Time {
@@ -125,18 +121,7 @@ func (n *Notifier) logger() *slog.Logger {
 	return slog.Default()
 }
 
-func (n *Notifier) ownerName() string {
-	n.ownerOnce.Do(func() {
-		n.owner = n.Owner
-		if n.owner == "" {
-			host, _ := os.Hostname()
-			b := make([]byte, 4)
-			rand.Read(b)
-			n.owner = fmt.Sprintf("notifier:%s:%d:%s", host, os.Getpid(), hex.EncodeToString(b))
-		}
-	})
-	return n.owner
-}
+func (n *Notifier) ownerName() string { return n.owner.get(n.Owner, "notifier:") }
 
 // EmailEnabled reports whether email targets can be reached: a mail server is configured.
 func (n *Notifier) EmailEnabled() bool { return n.Dispatcher != nil && n.Dispatcher.Email != nil }

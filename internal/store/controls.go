@@ -297,10 +297,7 @@ func (s *Store) UpdateControl(ctx context.Context, actor domain.Actor, orgID, id
 		return nil, err
 	}
 	defer s.rollback(tx)
-	if err := s.lockOrg(ctx, tx, orgID); err != nil {
-		if domain.IsNotFound(err) {
-			return nil, domain.NotFound("control")
-		}
+	if err := s.lockOrgFor(ctx, tx, orgID, "control"); err != nil {
 		return nil, err
 	}
 	old, err := s.loadControl(ctx, tx, orgID, "c.id", id)
@@ -473,10 +470,7 @@ func (s *Store) UnmapControl(ctx context.Context, actor domain.Actor, orgID, id 
 
 // lockControl locks the organization and returns the ref of one of its controls.
 func (s *Store) lockControl(ctx context.Context, tx *sql.Tx, orgID, id int64) (string, error) {
-	if err := s.lockOrg(ctx, tx, orgID); err != nil {
-		if domain.IsNotFound(err) {
-			return "", domain.NotFound("control")
-		}
+	if err := s.lockOrgFor(ctx, tx, orgID, "control"); err != nil {
 		return "", err
 	}
 	var ref string

@@ -27,6 +27,16 @@ func (s *Store) lockOrg(ctx context.Context, tx *sql.Tx, orgID int64) error {
 	return nil
 }
 
+// lockOrgFor is lockOrg for a change to one of the organization's objects: an
+// organization that does not exist is KindNotFound for the object, named what.
+func (s *Store) lockOrgFor(ctx context.Context, tx *sql.Tx, orgID int64, what string) error {
+	err := s.lockOrg(ctx, tx, orgID)
+	if domain.IsNotFound(err) {
+		return domain.NotFound(what)
+	}
+	return err
+}
+
 const (
 	defaultEventLimit = 100
 	maxEventLimit     = 1000

@@ -174,10 +174,7 @@ func (s *Store) UpdateAlertTarget(ctx context.Context, actor domain.Actor, orgID
 		return nil, err
 	}
 	defer s.rollback(tx)
-	if err := s.lockOrg(ctx, tx, orgID); err != nil {
-		if domain.IsNotFound(err) {
-			return nil, domain.NotFound("alert target")
-		}
+	if err := s.lockOrgFor(ctx, tx, orgID, "alert target"); err != nil {
 		return nil, err
 	}
 	old, err := s.loadAlertTarget(ctx, tx, orgID, id)
@@ -277,10 +274,7 @@ func (s *Store) DeleteAlertTarget(ctx context.Context, actor domain.Actor, orgID
 		return err
 	}
 	defer s.rollback(tx)
-	if err := s.lockOrg(ctx, tx, orgID); err != nil {
-		if domain.IsNotFound(err) {
-			return domain.NotFound("alert target")
-		}
+	if err := s.lockOrgFor(ctx, tx, orgID, "alert target"); err != nil {
 		return err
 	}
 	old, err := s.loadAlertTarget(ctx, tx, orgID, id)
@@ -359,19 +353,11 @@ func scanAlertDetails(rows *sql.Rows) ([]domain.AlertDetail, error) {
 // AlertDetails lists the organization's alerts matching the filter, newest first, each
 // with its failing resources and its deliveries.
 func (s *Store) AlertDetails(ctx context.Context, orgID int64, f domain.AlertFilter) ([]domain.AlertDetail, error) {
-	limit, err := listLimit(f.Limit)
+	query, a, err := alertListQuery(alertDetailSelect, orgID, f)
 	if err != nil {
 		return nil, err
 	}
-	var a args
-	where := []string{"org_id = " + a.add(orgID)}
-	if f.TestID != "" {
-		where = append(where, "test_id = "+a.add(f.TestID))
-	}
-	if f.Before > 0 {
-		where = append(where, "id < "+a.add(f.Before))
-	}
-	rows, err := s.rdb.QueryContext(ctx, alertDetailSelect+` WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT `+a.add(limit), a...)
+	rows, err := s.rdb.QueryContext(ctx, query, a...)
 	if err != nil {
 		return nil, fmt.Errorf("list alerts: %w", err)
 	}

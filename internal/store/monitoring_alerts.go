@@ -278,39 +278,10 @@ func (s *Store) Exception(ctx context.Context, orgID, id int64) (*domain.Excepti
 
 // Exceptions lists the organization's exceptions matching the filter, newest first.
 func (s *Store) Exceptions(ctx context.Context, orgID int64, f domain.ExceptionFilter) ([]domain.Exception, error) {
-	limit, err := listLimit(f.Limit)
-	if err != nil {
-		return nil, err
-	}
-	var a args
-	where := []string{"e.org_id = " + a.add(orgID)}
-	if f.TestID != "" {
-		where = append(where, "e.test_id = "+a.add(f.TestID))
-	}
-	if f.ExternalID != "" {
-		where = append(where, "e.external_id = "+a.add(f.ExternalID))
-	}
 	if f.ActiveAt != nil {
-		p := a.add(s.t(*f.ActiveAt))
-		where = append(where, "e.created_at <= "+p, "e.expires_at > "+p, "(e.revoked_at IS NULL OR e.revoked_at > "+p+")")
+		return s.ExceptionsInState(ctx, orgID, ExceptionActive, *f.ActiveAt, 0, f)
 	}
-	rows, err := s.rdb.QueryContext(ctx, exceptionSelect+` WHERE `+strings.Join(where, " AND ")+` ORDER BY e.id DESC LIMIT `+a.add(limit), a...)
-	if err != nil {
-		return nil, fmt.Errorf("list exceptions: %w", err)
-	}
-	defer rows.Close()
-	out := []domain.Exception{}
-	for rows.Next() {
-		var e domain.Exception
-		if err := scanException(rows, &e); err != nil {
-			return nil, fmt.Errorf("list exceptions: %w", err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list exceptions: %w", err)
-	}
-	return out, nil
+	return s.ExceptionsInState(ctx, orgID, "", time.Time{}, 0, f)
 }
 
 // RevokeException ends an exception in force, with a ledger entry. One already revoked or
@@ -345,11 +316,12 @@ func scanAlerts(rows *sql.Rows) ([]domain.Alert, error) {
 	return out, rows.Err()
 }
 
-// Alerts lists the organization's alerts, newest first.
-func (s *Store) Alerts(ctx context.Context, orgID int64, f domain.AlertFilter) ([]domain.Alert, error) {
+// alertListQuery completes sel, a select of alerts, with the filter's conditions, newest
+// first.
+func alertListQuery(sel string, orgID int64, f domain.AlertFilter) (string, args, error) {
 	limit, err := listLimit(f.Limit)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	var a args
 	where := []string{"org_id = " + a.add(orgID)}
@@ -359,7 +331,16 @@ func (s *Store) Alerts(ctx context.Context, orgID int64, f domain.AlertFilter) (
 	if f.Before > 0 {
 		where = append(where, "id < "+a.add(f.Before))
 	}
-	rows, err := s.rdb.QueryContext(ctx, alertSelect+` WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT `+a.add(limit), a...)
+	return sel + ` WHERE ` + strings.Join(where, " AND ") + ` ORDER BY id DESC LIMIT ` + a.add(limit), a, nil
+}
+
+// Alerts lists the organization's alerts, newest first.
+func (s *Store) Alerts(ctx context.Context, orgID int64, f domain.AlertFilter) ([]domain.Alert, error) {
+	query, a, err := alertListQuery(alertSelect, orgID, f)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.rdb.QueryContext(ctx, query, a...)
 	if err != nil {
 		return nil, fmt.Errorf("list alerts: %w", err)
 	}
@@ -538,10 +519,7 @@ func (s *Store) CloseTask(ctx context.Context, actor domain.Actor, orgID, id int
 		return err
 	}
 	defer s.rollback(tx)
-	if err := s.lockOrg(ctx, tx, orgID); err != nil {
-		if domain.IsNotFound(err) {
-			return domain.NotFound("task")
-		}
+	if err := s.lockOrgFor(ctx, tx, orgID, "task"); err != nil {
 		return err
 	}
 	var t domain.Task

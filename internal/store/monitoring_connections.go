@@ -224,10 +224,7 @@ func (s *Store) UpdateConnection(ctx context.Context, actor domain.Actor, orgID,
 		return nil, err
 	}
 	defer s.rollback(tx)
-	if err := s.lockOrg(ctx, tx, orgID); err != nil {
-		if domain.IsNotFound(err) {
-			return nil, domain.NotFound("connection")
-		}
+	if err := s.lockOrgFor(ctx, tx, orgID, "connection"); err != nil {
 		return nil, err
 	}
 	old, err := s.loadConnection(ctx, tx, orgID, "id", id)
@@ -300,10 +297,7 @@ func (s *Store) DeleteConnection(ctx context.Context, actor domain.Actor, orgID,
 		return err
 	}
 	defer s.rollback(tx)
-	if err := s.lockOrg(ctx, tx, orgID); err != nil {
-		if domain.IsNotFound(err) {
-			return domain.NotFound("connection")
-		}
+	if err := s.lockOrgFor(ctx, tx, orgID, "connection"); err != nil {
 		return err
 	}
 	old, err := s.loadConnection(ctx, tx, orgID, "id", id)

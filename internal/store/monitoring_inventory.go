@@ -541,22 +541,5 @@ func (s *Store) ResourceVersions(ctx context.Context, orgID, id int64) ([]domain
 
 // ResourceTypes counts the organization's current resources per type, by type.
 func (s *Store) ResourceTypes(ctx context.Context, orgID int64) ([]domain.ResourceTypeCount, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT type, count(*) FROM resources WHERE org_id = $1 AND gone_at IS NULL
-		GROUP BY type ORDER BY type`, orgID)
-	if err != nil {
-		return nil, fmt.Errorf("count resources: %w", err)
-	}
-	defer rows.Close()
-	out := []domain.ResourceTypeCount{}
-	for rows.Next() {
-		var c domain.ResourceTypeCount
-		if err := rows.Scan(&c.Type, &c.Count); err != nil {
-			return nil, fmt.Errorf("count resources: %w", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("count resources: %w", err)
-	}
-	return out, nil
+	return s.ResourceCounts(ctx, orgID, domain.ResourceFilter{})
 }

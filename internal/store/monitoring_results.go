@@ -726,31 +726,7 @@ func (s *Store) FailingTests(ctx context.Context, orgID int64, now time.Time) ([
 // TestHistory returns a test's outcome in the organization's latest runs that judged it,
 // newest first; limit 0 means 100.
 func (s *Store) TestHistory(ctx context.Context, orgID int64, testID string, limit int) ([]domain.TestHistoryPoint, error) {
-	limit, err := listLimit(limit)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT r.run_id, tr.at, r.status, r.passed, r.failed, r.errors, r.excepted
-		FROM test_results r JOIN test_runs tr ON tr.id = r.run_id
-		WHERE r.org_id = $1 AND r.test_id = $2 ORDER BY r.run_id DESC LIMIT $3`, orgID, testID, limit)
-	if err != nil {
-		return nil, fmt.Errorf("load history of test %s: %w", testID, err)
-	}
-	defer rows.Close()
-	out := []domain.TestHistoryPoint{}
-	for rows.Next() {
-		var p domain.TestHistoryPoint
-		var at dbTime
-		if err := rows.Scan(&p.RunID, &at, &p.Status, &p.Passed, &p.Failed, &p.Errors, &p.Excepted); err != nil {
-			return nil, fmt.Errorf("load history of test %s: %w", testID, err)
-		}
-		p.At = at.t
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("load history of test %s: %w", testID, err)
-	}
-	return out, nil
+	return s.TestHistoryBefore(ctx, orgID, testID, 0, limit)
 }
 
 // verdictOrder sorts verdicts: failures first (excepted ones after the others), then

@@ -163,10 +163,7 @@ func (s *Store) UpdateCustomTest(ctx context.Context, actor domain.Actor, orgID 
 		return nil, err
 	}
 	defer s.rollback(tx)
-	if err := s.lockOrg(ctx, tx, orgID); err != nil {
-		if domain.IsNotFound(err) {
-			return nil, domain.NotFound("test")
-		}
+	if err := s.lockOrgFor(ctx, tx, orgID, "test"); err != nil {
 		return nil, err
 	}
 	old, err := s.loadCustomTest(ctx, tx, orgID, testID)
@@ -202,10 +199,7 @@ func (s *Store) DeleteCustomTest(ctx context.Context, actor domain.Actor, orgID 
 		return err
 	}
 	defer s.rollback(tx)
-	if err := s.lockOrg(ctx, tx, orgID); err != nil {
-		if domain.IsNotFound(err) {
-			return domain.NotFound("test")
-		}
+	if err := s.lockOrgFor(ctx, tx, orgID, "test"); err != nil {
 		return err
 	}
 	old, err := s.loadCustomTest(ctx, tx, orgID, testID)
@@ -318,10 +312,7 @@ func (s *Store) SetTestEnabled(ctx context.Context, actor domain.Actor, orgID in
 		return err
 	}
 	defer s.rollback(tx)
-	if err := s.lockOrg(ctx, tx, orgID); err != nil {
-		if domain.IsNotFound(err) {
-			return domain.NotFound("test")
-		}
+	if err := s.lockOrgFor(ctx, tx, orgID, "test"); err != nil {
 		return err
 	}
 	title := ""

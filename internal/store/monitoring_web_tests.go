@@ -221,10 +221,7 @@ func (s *Store) revokeException(ctx context.Context, actor domain.Actor, orgID, 
 		return err
 	}
 	defer s.rollback(tx)
-	if err := s.lockOrg(ctx, tx, orgID); err != nil {
-		if domain.IsNotFound(err) {
-			return domain.NotFound("exception")
-		}
+	if err := s.lockOrgFor(ctx, tx, orgID, "exception"); err != nil {
 		return err
 	}
 	e, err := s.loadException(ctx, tx, orgID, id)

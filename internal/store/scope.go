@@ -336,10 +336,7 @@ func (s *Store) DeleteSystem(ctx context.Context, actor domain.Actor, orgID, id 
 		return err
 	}
 	defer s.rollback(tx)
-	if err := s.lockOrg(ctx, tx, orgID); err != nil {
-		if domain.IsNotFound(err) {
-			return domain.NotFound("system")
-		}
+	if err := s.lockOrgFor(ctx, tx, orgID, "system"); err != nil {
 		return err
 	}
 	old, err := s.loadSystem(ctx, tx, orgID, id)

@@ -144,10 +144,7 @@ func (s *Store) RevokeAPIToken(ctx context.Context, actor domain.Actor, orgID, i
 		return err
 	}
 	defer s.rollback(tx)
-	if err := s.lockOrg(ctx, tx, orgID); err != nil {
-		if domain.IsNotFound(err) {
-			return domain.NotFound("token")
-		}
+	if err := s.lockOrgFor(ctx, tx, orgID, "token"); err != nil {
 		return err
 	}
 	var name, prefix string

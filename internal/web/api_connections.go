@@ -461,7 +461,7 @@ func (s *Server) apiImport(w http.ResponseWriter, r *http.Request, p *principal)
 		err error
 	)
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
-		up, rerr := s.readImportUpload(w, r)
+		up, rerr := s.startUpload(w, r)
 		if err = rerr; err == nil {
 			res, err = s.importFile(r.Context(), p, up.Values.Get("kind"), up.Values.Get("source"), up.File)
 		}

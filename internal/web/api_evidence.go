@@ -50,6 +50,69 @@ func (s *Server) tooLargeError() error {
 	return domain.Invalid("file", "is larger than the upload limit of %s", formatSize(s.maxUpload()))
 }
 
+// multipartUpload is a multipart upload: its fields, then the file.
+type multipartUpload struct {
+	Values   url.Values
+	File     io.Reader // nil when no file was sent
+	FileName string    // as the client sent it, unsanitized
+	rest     io.Reader
+}
+
+// drain reads what is left of the upload, so that the client gets the answer rather than
+// a reset connection; the body's limit bounds the work.
+func (u *multipartUpload) drain() {
+	if u.rest != nil {
+		_, _ = io.Copy(io.Discard, u.rest)
+	}
+}
+
+// startUpload starts reading a multipart/form-data upload: the fields before the file,
+// then the file, which must come last, left to stream so that no upload is held in memory
+// or spooled twice. The body is limited to the upload limit plus maxUploadFields; the
+// file is KindInvalid for "file" once it passes the upload limit while it is read.
+func (s *Server) startUpload(w http.ResponseWriter, r *http.Request) (*multipartUpload, error) {
+	up := &multipartUpload{Values: url.Values{}}
+	limit := s.maxUpload()
+	r.Body = http.MaxBytesReader(w, r.Body, limit+maxUploadFields)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return up, domain.Invalid("body", "send the upload as multipart/form-data")
+	}
+	fieldBytes := 0
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			return up, nil
+		}
+		if err != nil {
+			return up, s.uploadReadError(err)
+		}
+		name := part.FormName()
+		if name == "file" {
+			br := bufio.NewReader(part)
+			if _, err := br.Peek(1); err == io.EOF && part.FileName() == "" {
+				continue
+			} else if err != nil && err != io.EOF {
+				return up, s.uploadReadError(err)
+			}
+			// A browser sends an empty, nameless file part when no file was chosen.
+			f := &uploadFile{s: s, r: br, mr: mr, limit: limit}
+			up.File, up.FileName, up.rest = f, part.FileName(), f
+			return up, nil
+		}
+		b, err := io.ReadAll(io.LimitReader(part, int64(maxUploadFields-fieldBytes+1)))
+		if err != nil {
+			return up, s.uploadReadError(err)
+		}
+		if fieldBytes += len(b); fieldBytes > maxUploadFields {
+			return up, domain.Invalid(name, "is too long: the fields of an upload may hold at most %s", formatSize(maxUploadFields))
+		}
+		if name != "" {
+			up.Values.Add(name, string(b))
+		}
+	}
+}
+
 // readUpload reads a multipart/form-data upload as it streams: the fields first, into the
 // values it returns (to show the form again), then the file, which must be the last part.
 // It calls add once with the upload, the file still streaming from the request, so that
@@ -57,77 +120,36 @@ func (s *Server) tooLargeError() error {
 // plus maxUploadFields; a file over the limit is KindInvalid for "file", also when the
 // limit is reached while add reads it.
 func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, add func(*evidenceUpload) error) (url.Values, error) {
-	values := url.Values{}
-	limit := s.maxUpload()
-	r.Body = http.MaxBytesReader(w, r.Body, limit+maxUploadFields)
-	mr, err := r.MultipartReader()
+	mu, err := s.startUpload(w, r)
 	if err != nil {
-		return values, domain.Invalid("body", "send the upload as multipart/form-data")
+		mu.drain()
+		return mu.Values, err
 	}
-	var file *bufio.Reader
-	var fileName string
-	fieldBytes := 0
-	for {
-		part, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return values, s.uploadReadError(err)
-		}
-		name := part.FormName()
-		if name == "file" {
-			// A browser sends an empty, nameless file part when no file was chosen.
-			br := bufio.NewReader(part)
-			if _, err := br.Peek(1); err == io.EOF && part.FileName() == "" {
-				continue
-			} else if err != nil && err != io.EOF {
-				return values, s.uploadReadError(err)
-			}
-			file, fileName = br, part.FileName()
-			break
-		}
-		b, err := io.ReadAll(io.LimitReader(part, int64(maxUploadFields-fieldBytes+1)))
-		if err != nil {
-			return values, s.uploadReadError(err)
-		}
-		if fieldBytes += len(b); fieldBytes > maxUploadFields {
-			return values, domain.Invalid(name, "is too long: the fields of an upload may hold at most %s", formatSize(maxUploadFields))
-		}
-		if name != "" {
-			values.Add(name, string(b))
-		}
-	}
-	up, err := uploadFromValues(values, file != nil)
+	up, err := uploadFromValues(mu.Values, mu.File != nil)
 	switch {
-	case up.Kind.Valid() && file != nil && up.Kind != domain.EvidenceFile:
+	case up.Kind.Valid() && mu.File != nil && up.Kind != domain.EvidenceFile:
 		err = domain.Invalid("file", "is only for evidence of kind file: choose kind file, or remove the file")
-	case err == nil && file == nil && up.Kind == domain.EvidenceFile:
+	case err == nil && mu.File == nil && up.Kind == domain.EvidenceFile:
 		err = domain.Invalid("file", "is required: choose a file to upload")
 	}
 	if err != nil {
-		if file != nil {
-			// Read the rest, so that the browser gets the answer rather than a reset
-			// connection; the body's limit bounds the work.
-			_, _ = io.Copy(io.Discard, file)
-		}
-		return values, err
+		mu.drain()
+		return mu.Values, err
 	}
-	if file != nil {
-		up.File = &uploadFile{s: s, r: file, mr: mr, limit: limit}
-		if fileName != "" {
-			up.FileName = blob.SanitizeFilename(fileName)
+	if mu.File != nil {
+		up.File = mu.File
+		if mu.FileName != "" {
+			up.FileName = blob.SanitizeFilename(mu.FileName)
 		}
 	}
 	if err := add(up); err != nil {
-		if up.File != nil {
-			// The item was refused before its file was read to the end: read the rest, as
-			// above. The file's own limit stops this early for a file that is too large.
-			_, _ = io.Copy(io.Discard, up.File)
-		}
-		return values, err
+		// The item was refused before its file was read to the end: read the rest, so
+		// that the client gets the answer rather than a reset connection. The file's own
+		// limit stops this early for a file that is too large.
+		mu.drain()
+		return mu.Values, err
 	}
-	return values, nil
+	return mu.Values, nil
 }
 
 // uploadReadError turns a failure to read an upload into an error for the client.

@@ -157,7 +157,7 @@ func (s *Server) apiCustomTest(r *http.Request, p *principal) (*testEntry, error
 		return nil, err
 	}
 	if !e.Custom {
-		return nil, domain.Errorf(domain.KindConflict, "%s is a test of the shipped library, which cannot be changed or deleted; disable it, or create a test of your own from its definition", e.Test.ID)
+		return nil, domain.Errorf(domain.KindConflict, "the test %s is part of the shipped library, which cannot be changed or deleted; disable it, or create a test of your own from its definition", e.Test.ID)
 	}
 	return e, nil
 }
@@ -248,7 +248,7 @@ func (s *Server) apiPatchTest(w http.ResponseWriter, r *http.Request, p *princip
 	t.Controls = append([]string(nil), t.Controls...)
 	if in.apply(&t) {
 		if !e.Custom {
-			return domain.Errorf(domain.KindConflict, "%s is a test of the shipped library: only enabled can change", e.Test.ID)
+			return domain.Errorf(domain.KindConflict, "the test %s is part of the shipped library: only enabled can change", e.Test.ID)
 		}
 		if e, err = s.saveTest(r, p, t, true); err != nil {
 			return err

@@ -1,11 +1,9 @@
 package web
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"net/url"
 	"slices"
@@ -99,103 +97,6 @@ func (s *Server) importFile(ctx context.Context, p *principal, kind, source stri
 	return &importResult{Kind: kind, Source: src, Summary: sum, Inventory: up, TestRun: run}, nil
 }
 
-// importUpload is a multipart upload of a file to import: its fields, then the file.
-type importUpload struct {
-	Values url.Values
-	File   io.Reader // nil when no file was sent
-	rest   io.Reader
-}
-
-// drain reads what is left of the upload, so that the client gets the answer rather than
-// a reset connection; the body's limit bounds the work.
-func (u *importUpload) drain() {
-	if u.rest != nil {
-		_, _ = io.Copy(io.Discard, u.rest)
-	}
-}
-
-// readImportUpload starts reading a multipart/form-data upload: the fields before the
-// file, then the file, which must come last, left to stream. The file is limited to the
-// upload limit while it is read.
-func (s *Server) readImportUpload(w http.ResponseWriter, r *http.Request) (*importUpload, error) {
-	up := &importUpload{Values: url.Values{}}
-	limit := s.maxUpload()
-	r.Body = http.MaxBytesReader(w, r.Body, limit+maxUploadFields)
-	mr, err := r.MultipartReader()
-	if err != nil {
-		return up, domain.Invalid("body", "send the upload as multipart/form-data")
-	}
-	fieldBytes := 0
-	for {
-		part, err := mr.NextPart()
-		if err == io.EOF {
-			return up, nil
-		}
-		if err != nil {
-			return up, s.uploadReadError(err)
-		}
-		name := part.FormName()
-		if name == "file" {
-			br := bufio.NewReader(part)
-			if _, err := br.Peek(1); err == io.EOF && part.FileName() == "" {
-				continue // no file chosen
-			} else if err != nil && err != io.EOF {
-				return up, s.uploadReadError(err)
-			}
-			f := &importFilePart{s: s, r: br, mr: mr, limit: limit}
-			up.File, up.rest = f, f
-			return up, nil
-		}
-		b, err := io.ReadAll(io.LimitReader(part, int64(maxUploadFields-fieldBytes+1)))
-		if err != nil {
-			return up, s.uploadReadError(err)
-		}
-		if fieldBytes += len(b); fieldBytes > maxUploadFields {
-			return up, domain.Invalid(name, "is too long: the fields of an upload may hold at most %s", formatSize(maxUploadFields))
-		}
-		if name != "" {
-			up.Values.Add(name, string(b))
-		}
-	}
-}
-
-// importFilePart streams the file of an upload, failing with KindInvalid for "file" past the
-// upload limit, and at its end when another part follows it.
-type importFilePart struct {
-	s     *Server
-	r     io.Reader
-	mr    *multipart.Reader
-	limit int64
-	n     int64
-	err   error
-}
-
-func (f *importFilePart) Read(p []byte) (int, error) {
-	if f.err != nil {
-		return 0, f.err
-	}
-	n, err := f.r.Read(p)
-	f.n += int64(n)
-	switch {
-	case f.n > f.limit:
-		f.err = f.s.tooLargeError()
-	case err == io.EOF:
-		if _, next := f.mr.NextPart(); next == nil {
-			f.err = domain.Invalid("file", "must be the last field of the form")
-		} else if next != io.EOF {
-			f.err = f.s.uploadReadError(next)
-		} else {
-			f.err = io.EOF
-		}
-	case err != nil:
-		f.err = f.s.uploadReadError(err)
-	}
-	if f.err != nil {
-		return n, f.err
-	}
-	return n, nil
-}
-
 // limitedBody streams a raw request body, failing with KindInvalid for "file" past the
 // upload limit.
 type limitedBody struct {
@@ -255,7 +156,7 @@ func failImportForm(f *form, err error) bool {
 }
 
 func (s *Server) uploadImport(w http.ResponseWriter, r *http.Request, p *principal) error {
-	up, err := s.readImportUpload(w, r)
+	up, err := s.startUpload(w, r)
 	f := newForm(up.Values)
 	var res *importResult
 	if err == nil {

@@ -198,7 +198,7 @@ func (s *Server) loadCustomTest(ctx context.Context, r *http.Request, p *princip
 		return nil, err
 	}
 	if !e.Custom {
-		return nil, domain.Errorf(domain.KindConflict, "%s is a test of the shipped library, which cannot be changed or deleted; disable it, or copy it to a custom test", e.Test.ID)
+		return nil, domain.Errorf(domain.KindConflict, "the test %s is part of the shipped library, which cannot be changed or deleted; disable it, or copy it to a custom test", e.Test.ID)
 	}
 	return e, nil
 }
