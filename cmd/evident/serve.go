@@ -166,19 +166,29 @@ func (m *Main) bundleSource(_ context.Context, org domain.Organization) (bundle.
 	return evidence.NewBundleSource(m.Store, m.Evidence, org, m.LedgerKey.Public), nil
 }
 
-// newDigestSender returns the email digest sender, or nil when no mail server is
-// configured.
-func (m *Main) newDigestSender() (*notify.Sender, error) {
+// mailServer returns the configured mail server and sender, for the digest and email
+// alerts; a nil server when none is configured.
+func (m *Main) mailServer() (*notify.SMTP, *mail.Address, error) {
 	if m.Config.SMTPURL == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	server, err := notify.ParseSMTPURL(string(m.Config.SMTPURL))
 	if err != nil {
-		return nil, fmt.Errorf("--smtp-url: %w", err)
+		return nil, nil, fmt.Errorf("--smtp-url: %w", err)
 	}
 	from, err := mail.ParseAddress(m.Config.MailFrom)
 	if err != nil {
-		return nil, fmt.Errorf("--mail-from: %w", err)
+		return nil, nil, fmt.Errorf("--mail-from: %w", err)
+	}
+	return server, from, nil
+}
+
+// newDigestSender returns the email digest sender, or nil when no mail server is
+// configured.
+func (m *Main) newDigestSender() (*notify.Sender, error) {
+	server, from, err := m.mailServer()
+	if err != nil || server == nil {
+		return nil, err
 	}
 	return &notify.Sender{
 		Store:   m.Store,
@@ -200,16 +210,12 @@ func (m *Main) newNotifier() (*collect.Notifier, error) {
 		return nil, fmt.Errorf("--%s", domain.MessageOf(err))
 	}
 	guard := &alert.Guard{AllowPrivate: m.Config.AlertsAllowPrivate, Allow: allow}
+	server, from, err := m.mailServer()
+	if err != nil {
+		return nil, err
+	}
 	var email *alert.Email
-	if m.Config.SMTPURL != "" {
-		server, err := notify.ParseSMTPURL(string(m.Config.SMTPURL))
-		if err != nil {
-			return nil, fmt.Errorf("--smtp-url: %w", err)
-		}
-		from, err := mail.ParseAddress(m.Config.MailFrom)
-		if err != nil {
-			return nil, fmt.Errorf("--mail-from: %w", err)
-		}
+	if server != nil {
 		email = &alert.Email{Sender: server, From: *from}
 	}
 	d := alert.NewDispatcher(guard, email)

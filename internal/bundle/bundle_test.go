@@ -186,6 +186,35 @@ func TestWriteLeavesOutWhatCameAfterTheCheckpoint(t *testing.T) {
 	}
 }
 
+// TestTheFirstCorrectionAndRetractionCount records two corrections and two retractions
+// of one item: the writer and the verifier alike take the first of each, in ledger order.
+func TestTheFirstCorrectionAndRetractionCount(t *testing.T) {
+	o := newFakeOrg(t)
+	policy := o.add(t, evidenceSpec{title: "Policy", controls: []int64{11}}).ID
+	first := o.add(t, evidenceSpec{title: "Policy, corrected", controls: []int64{11}, supersedes: policy, content: "first"})
+	firstID, firstIndex := first.ID, first.LedgerIndex
+	o.add(t, evidenceSpec{title: "Policy, corrected again", controls: []int64{11}, supersedes: policy, content: "second"})
+	o.retract(t, firstID, "first reason")
+	retractedAt := int64(len(o.entries) - 1)
+	o.retract(t, firstID, "second reason")
+	// The database keeps the first of each, as the ledger's readers do.
+	o.item(t, policy).Evidence.SupersededBy = &firstID
+	o.item(t, firstID).Evidence.RetractReason = "first reason"
+	o.sign(t)
+
+	b, _ := writeBundle(t, o, WriteOptions{})
+	items := bundleItems(t, b)
+	if got := items[0].SupersededBy; got == nil || got.ID != firstID || got.LedgerIndex != firstIndex {
+		t.Errorf("item %d superseded_by = %+v; want item %d at entry %d", policy, got, firstID, firstIndex)
+	}
+	if got := items[1].Retraction; got == nil || got.Reason != "first reason" || got.LedgerIndex != retractedAt {
+		t.Errorf("item %d retraction = %+v; want the first, at entry %d", firstID, got, retractedAt)
+	}
+	if rep := verifyBytes(t, b, VerifyOptions{Key: o.signer.VerifierKey()}); !rep.OK {
+		t.Errorf("Verify = %s %v", rep.Summary, rep.Problems)
+	}
+}
+
 func TestWriteIsRepeatable(t *testing.T) {
 	o := standardOrg(t)
 	a, _ := writeBundle(t, o, WriteOptions{Control: "AC-01"})

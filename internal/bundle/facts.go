@@ -21,9 +21,8 @@ import (
 
 // Tags of factCollector's records, in the order a group of one item's records needs.
 const (
-	tagSupersede = iota // the item is corrected: the correcting item's ID
-	tagRetract          // the item is retracted: its time and reason
-	tagAddition         // the item is added at this index
+	tagFact     = iota // the item is corrected or retracted: an itemFacts
+	tagAddition        // the item is added at this index
 )
 
 // factCollector collects the ledger's evidence entries, keyed by the item they concern.
@@ -64,24 +63,27 @@ func (c *factCollector) add(e *ledger.Entry) error {
 			if err != nil {
 				return nil
 			}
-			c.facts++
-			c.buf = binary.BigEndian.AppendUint64(c.record(rec.Supersedes, tagSupersede, e.Index), uint64(rec.ID))
-			return c.s.Add(c.buf)
+			return c.fact(rec.Supersedes, e.Index, itemFacts{sup: &supersedeFact{ID: rec.ID, Index: e.Index}})
 		}
 	case e.Type == domain.EventEvidenceRetracted:
 		id, f, err := parseRetracted(e)
 		if err != nil {
 			return nil
 		}
-		c.facts++
-		c.buf = appendRetraction(c.record(id, tagRetract, e.Index), f.At, f.Reason)
-		return c.s.Add(c.buf)
+		return c.fact(id, e.Index, itemFacts{ret: &f})
 	}
 	return nil
 }
 
-// byIndex returns the facts of each item that has some, keyed by the ledger index of
-// its addition, sorted; or nil when the ledger records no correction or retraction.
+func (c *factCollector) fact(id, index int64, f itemFacts) error {
+	c.facts++
+	c.buf = f.appendTo(c.record(id, tagFact, index))
+	return c.s.Add(c.buf)
+}
+
+// byIndex returns the facts of each item that has some, sorted by the ledger index of
+// its addition: each record is that index, the item's ID and its itemFacts. It returns
+// nil when the ledger records no correction or retraction.
 func (c *factCollector) byIndex() (*extsort.Sorter, error) {
 	if c.facts == 0 {
 		return nil, nil
@@ -97,36 +99,28 @@ func (c *factCollector) byIndex() (*extsort.Sorter, error) {
 	var (
 		group int64 = -1
 		f     itemFacts
-		sup   supersedeFact
-		ret   retractFact
 	)
 	for it.Next() {
 		rec := it.Record()
 		if len(rec) < 17 {
-			return nil, errors.New("a sorted record is cut short")
+			return nil, errShortFacts
 		}
 		id, tag, index, rest := int64(binary.BigEndian.Uint64(rec)), rec[8], int64(binary.BigEndian.Uint64(rec[9:])), rec[17:]
 		if id != group {
 			group, f = id, itemFacts{id: id}
 		}
 		switch tag {
-		case tagSupersede:
-			if f.sup == nil && len(rest) == 8 {
-				sup = supersedeFact{ID: int64(binary.BigEndian.Uint64(rest)), Index: index}
-				f.sup = &sup
+		case tagFact:
+			var g itemFacts
+			if err := g.read(rest); err != nil {
+				return nil, err
 			}
-		case tagRetract:
-			if f.ret == nil {
-				at, reason, err := readRetraction(rest)
-				if err != nil {
-					return nil, err
-				}
-				ret = retractFact{Index: index, At: at, Reason: reason}
-				f.ret = &ret
-			}
+			f.merge(&g)
 		case tagAddition:
 			if f.sup != nil || f.ret != nil {
-				if err := out.Add(f.appendTo(binary.BigEndian.AppendUint64(c.buf[:0], uint64(index)))); err != nil {
+				b := binary.BigEndian.AppendUint64(c.buf[:0], uint64(index))
+				c.buf = f.appendTo(binary.BigEndian.AppendUint64(b, uint64(f.id)))
+				if err := out.Add(c.buf); err != nil {
 					return nil, err
 				}
 			}
@@ -143,7 +137,8 @@ func (c *factCollector) byIndex() (*extsort.Sorter, error) {
 	return out, nil
 }
 
-// itemFacts is the correction and retraction the ledger records of item id, either nil.
+// itemFacts is the correction and retraction of item id, either nil: those the ledger
+// records, or those an item of items.jsonl claims.
 type itemFacts struct {
 	id  int64
 	sup *supersedeFact
@@ -166,14 +161,32 @@ func (f *itemFacts) retraction(id int64) *retractFact {
 	return f.ret
 }
 
+// merge takes from g what f does not have yet: of several corrections or retractions of
+// an item, the first the ledger records is the one that counts.
+func (f *itemFacts) merge(g *itemFacts) {
+	if f.sup == nil {
+		f.sup = g.sup
+	}
+	if f.ret == nil {
+		f.ret = g.ret
+	}
+}
+
+// Flags of an encoded itemFacts.
+const (
+	hasSup = 1 << iota
+	hasRet
+)
+
+// appendTo appends the correction and the retraction, not the item's ID; read reads them
+// back from the rest of a record.
 func (f *itemFacts) appendTo(b []byte) []byte {
-	b = binary.BigEndian.AppendUint64(b, uint64(f.id))
 	var flags byte
 	if f.sup != nil {
-		flags |= 1
+		flags |= hasSup
 	}
 	if f.ret != nil {
-		flags |= 2
+		flags |= hasRet
 	}
 	b = append(b, flags)
 	if f.sup != nil {
@@ -190,20 +203,20 @@ func (f *itemFacts) appendTo(b []byte) []byte {
 var errShortFacts = errors.New("a sorted record of corrections and retractions is cut short")
 
 func (f *itemFacts) read(b []byte) error {
-	if len(b) < 9 {
+	if len(b) < 1 {
 		return errShortFacts
 	}
-	*f = itemFacts{id: int64(binary.BigEndian.Uint64(b))}
-	flags := b[8]
-	b = b[9:]
-	if flags&1 != 0 {
+	f.sup, f.ret = nil, nil
+	flags := b[0]
+	b = b[1:]
+	if flags&hasSup != 0 {
 		if len(b) < 16 {
 			return errShortFacts
 		}
 		f.sup = &supersedeFact{ID: int64(binary.BigEndian.Uint64(b)), Index: int64(binary.BigEndian.Uint64(b[8:]))}
 		b = b[16:]
 	}
-	if flags&2 != 0 {
+	if flags&hasRet != 0 {
 		if len(b) < 8 {
 			return errShortFacts
 		}
@@ -268,11 +281,12 @@ func (c *factCursor) at(index int64) (*itemFacts, error) {
 			break
 		}
 		rec := c.it.Record()
-		if len(rec) < 8 {
+		if len(rec) < 16 {
 			return nil, errShortFacts
 		}
 		c.index = int64(binary.BigEndian.Uint64(rec))
-		if err := c.cur.read(rec[8:]); err != nil {
+		c.cur.id = int64(binary.BigEndian.Uint64(rec[8:]))
+		if err := c.cur.read(rec[16:]); err != nil {
 			return nil, err
 		}
 		c.have = true

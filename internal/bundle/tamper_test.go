@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"strconv"
 	"strings"
@@ -311,6 +312,145 @@ func TestTamper(t *testing.T) {
 				return rewriteZip(t, good, func(_ string, b []byte) ([]byte, bool) { return b, true }, map[string][]byte{manifestName: members(t, good)[manifestName]})
 			},
 			want: []problemWant{{entry: -1, file: manifestName, reason: "more than one member of this name"}},
+		},
+		{
+			name: "a member missing",
+			bundle: func() []byte {
+				return rewriteZip(t, good, func(n string, b []byte) ([]byte, bool) { return b, n != readmeName }, nil)
+			},
+			want: []problemWant{{entry: -1, file: readmeName, reason: "missing from the bundle"}},
+		},
+		{
+			name: "the manifest miscounts the items",
+			bundle: func() []byte {
+				return editMember(t, good, manifestName, func(b []byte) []byte {
+					return bytes.Replace(b, []byte(`"count": 6`), []byte(`"count": 7`), 1)
+				})
+			},
+			want: []problemWant{{entry: -1, file: itemsName, reason: "has 6 items, but manifest.json says 7"}},
+		},
+		{
+			name: "the manifest miscounts the files",
+			bundle: func() []byte {
+				return editMember(t, good, manifestName, func(b []byte) []byte {
+					return bytes.Replace(b, []byte(`"count": 5`), []byte(`"count": 4`), 1)
+				})
+			},
+			want: []problemWant{{entry: -1, file: manifestName, reason: "says the bundle has 4 files of 128 bytes, but it has 5 of 128"}},
+		},
+		{
+			name: "the manifest's filters changed",
+			bundle: func() []byte {
+				return editMember(t, good, manifestName, func(b []byte) []byte {
+					return bytes.Replace(b, []byte(`"control": null`), []byte(`"control": {"id": 13, "ref": "IR-03", "title": "Incident response"}`), 1)
+				})
+			},
+			want: []problemWant{{item: review.ID, entry: -1, reason: "does not match the bundle's filters (control IR-03"}},
+		},
+		{
+			name: "the organization renamed in the manifest",
+			bundle: func() []byte {
+				return editMember(t, good, manifestName, func(b []byte) []byte {
+					return bytes.Replace(b, []byte(`"slug": "acme"`), []byte(`"slug": "acne"`), 1)
+				})
+			},
+			want: []problemWant{{entry: 0, file: manifestName, reason: `names the organization "acne", but ledger entry 0 created it as "acme"`}},
+		},
+		{
+			name: "an item's size changed",
+			bundle: func() []byte {
+				return editMember(t, good, itemsName, func(b []byte) []byte {
+					return editJSONLine(t, b, byID(tickets.ID), func(m map[string]any) { m["size"] = tickets.Size + 10 })
+				})
+			},
+			want: []problemWant{
+				{item: tickets.ID, entry: tickets.LedgerIndex, reason: "size is"},
+				{item: tickets.ID, entry: -1, file: filesDir + tickets.SHA256, reason: fmt.Sprintf("its file has %d bytes, but items.jsonl says %d", tickets.Size, tickets.Size+10)},
+			},
+		},
+		{
+			name: "an item pointing at another kind of entry",
+			bundle: func() []byte {
+				return editMember(t, good, itemsName, func(b []byte) []byte {
+					return editJSONLine(t, b, byID(102), func(m map[string]any) { m["ledger_index"] = 6 })
+				})
+			},
+			want: []problemWant{{item: 102, entry: 6, reason: "its ledger entry 6 is a control.updated entry, not the addition of an item"}},
+		},
+		{
+			name: "an item beyond the checkpoint",
+			bundle: func() []byte {
+				return editMember(t, good, itemsName, func(b []byte) []byte {
+					return editJSONLine(t, b, byID(105), func(m map[string]any) { m["ledger_index"] = 40 })
+				})
+			},
+			want: []problemWant{{item: 105, entry: 40, reason: "its ledger entry 40 is beyond the checkpoint's tree size 12"}},
+		},
+		{
+			name: "a retraction moved to another entry",
+			bundle: func() []byte {
+				return editMember(t, good, itemsName, func(b []byte) []byte {
+					return editJSONLine(t, b, byID(exercise.ID), func(m map[string]any) { m["retraction"].(map[string]any)["ledger_index"] = 10 })
+				})
+			},
+			want: []problemWant{{item: exercise.ID, entry: retraction, reason: "items.jsonl says ledger entry 10 retracted it, but the ledger records its retraction at entry 9"}},
+		},
+		{
+			name: "a retraction's time changed",
+			bundle: func() []byte {
+				return editMember(t, good, itemsName, func(b []byte) []byte {
+					return editJSONLine(t, b, byID(exercise.ID), func(m map[string]any) { m["retraction"].(map[string]any)["at"] = "2025-04-03T00:00:00Z" })
+				})
+			},
+			want: []problemWant{{item: exercise.ID, entry: retraction, reason: "items.jsonl says it was retracted at 2025-04-03T00:00:00Z, but ledger entry 9 records"}},
+		},
+		{
+			name: "a retraction's reason changed",
+			bundle: func() []byte {
+				return editMember(t, good, itemsName, func(b []byte) []byte {
+					return editJSONLine(t, b, byID(exercise.ID), func(m map[string]any) { m["retraction"].(map[string]any)["reason"] = "routine cleanup" })
+				})
+			},
+			want: []problemWant{{item: exercise.ID, entry: retraction, reason: `items.jsonl gives the retraction reason "routine cleanup", but ledger entry 9 records "wrong exercise attached"`}},
+		},
+		{
+			name: "a correction credited to another item",
+			bundle: func() []byte {
+				return editMember(t, good, itemsName, func(b []byte) []byte {
+					return editJSONLine(t, b, byID(review.ID), func(m map[string]any) { m["superseded_by"].(map[string]any)["id"] = 105 })
+				})
+			},
+			want: []problemWant{{item: review.ID, entry: 7, reason: "items.jsonl says item 105 corrected it at ledger entry 7, but the ledger records item 102 at entry 7"}},
+		},
+		{
+			name: "a correction invented",
+			bundle: func() []byte {
+				return editMember(t, good, itemsName, func(b []byte) []byte {
+					return editJSONLine(t, b, byID(tickets.ID), func(m map[string]any) { m["superseded_by"] = map[string]any{"id": 105, "ledger_index": 11} })
+				})
+			},
+			want: []problemWant{{item: tickets.ID, entry: 11, reason: "items.jsonl says item 105 corrected it at ledger entry 11, but the ledger records no correction of it"}},
+		},
+		{
+			name: "an evidence entry that does not read as one",
+			bundle: func() []byte {
+				return editMember(t, good, ledgerName, func(b []byte) []byte {
+					return bytes.Replace(b, []byte(`"collected_at":"2025-04-02T08:35:00.617280Z"`), []byte(`"collected_at":"yesterday"`), 1)
+				})
+			},
+			want: []problemWant{
+				{entry: tickets.LedgerIndex, file: ledgerName, reason: "cannot be read as an evidence record: data: collected_at"},
+				{item: tickets.ID, entry: tickets.LedgerIndex, reason: "its ledger entry 5 cannot be read as an evidence record"},
+			},
+		},
+		{
+			name: "a retraction entry that does not read as one",
+			bundle: func() []byte {
+				return editMember(t, good, ledgerName, func(b []byte) []byte {
+					return bytes.Replace(b, []byte(`"reason":"wrong exercise attached"`), []byte(`"reasons":"wrong exercise attached"`), 1)
+				})
+			},
+			want: []problemWant{{entry: retraction, file: ledgerName, reason: "cannot be read as a retraction: data: reason is missing"}},
 		},
 		{
 			name: "checkpoint signed by another key",

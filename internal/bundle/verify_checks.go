@@ -334,9 +334,8 @@ func (c *fileChecker) finish() error {
 // Tags of claimChecker's records, which start with an item ID and the tag, then a
 // sequence number (the line of items.jsonl or ledger.jsonl), then what the tag carries.
 const (
-	claimItem       = iota // an item: its title and the correction and retraction it claims
-	claimRetraction        // the ledger retracts the item: the entry's index, time and reason
-	claimCorrection        // the ledger adds an item to correct it: that item's ID and entry
+	claimItem   = iota // an item: its title and the correction and retraction it claims
+	claimLedger        // the ledger corrects or retracts the item: an itemFacts
 )
 
 // claimChecker compares the corrections and retractions items.jsonl claims with those the
@@ -376,28 +375,19 @@ func (c *claimChecker) item(it *itemRecord, line int) {
 		c.increasing = false
 	}
 	c.lastID = it.ID
-	b := c.start(it.ID, claimItem, line)
-	b = binary.AppendUvarint(b, uint64(len(it.Title)))
-	b = append(b, it.Title...)
-	var flags byte
-	if it.Retraction != nil {
-		flags |= 1
-	}
-	if it.SupersededBy != nil {
-		flags |= 2
-	}
-	b = append(b, flags)
+	f := itemFacts{id: it.ID}
 	if sc := it.SupersededBy; sc != nil {
 		c.claims++
-		b = binary.BigEndian.AppendUint64(b, uint64(sc.ID))
-		b = binary.BigEndian.AppendUint64(b, uint64(sc.LedgerIndex))
+		f.sup = &supersedeFact{ID: sc.ID, Index: sc.LedgerIndex}
 	}
 	if r := it.Retraction; r != nil {
 		c.claims++
-		b = binary.BigEndian.AppendUint64(b, uint64(r.LedgerIndex))
-		b = appendRetraction(b, r.At, r.Reason)
+		f.ret = &retractFact{Index: r.LedgerIndex, At: r.At, Reason: r.Reason}
 	}
-	c.add(b)
+	b := c.start(it.ID, claimItem, line)
+	b = binary.AppendUvarint(b, uint64(len(it.Title)))
+	b = append(b, it.Title...)
+	c.add(f.appendTo(b))
 }
 
 // retraction records the retraction e, at line of the ledger.
@@ -406,25 +396,23 @@ func (c *claimChecker) retraction(e *ledger.Entry, line int) {
 	if err != nil {
 		return
 	}
-	c.claims++
-	b := c.start(id, claimRetraction, line)
-	b = binary.BigEndian.AppendUint64(b, uint64(f.Index))
-	c.add(appendRetraction(b, f.At, f.Reason))
+	c.ledger(id, line, itemFacts{ret: &f})
 }
 
 // correction records that e, at line of the ledger, adds rec to correct another item.
 func (c *claimChecker) correction(e *ledger.Entry, rec *evidenceRecord, line int) {
+	c.ledger(rec.Supersedes, line, itemFacts{sup: &supersedeFact{ID: rec.ID, Index: e.Index}})
+}
+
+func (c *claimChecker) ledger(id int64, line int, f itemFacts) {
 	c.claims++
-	b := c.start(rec.Supersedes, claimCorrection, line)
-	b = binary.BigEndian.AppendUint64(b, uint64(rec.ID))
-	c.add(binary.BigEndian.AppendUint64(b, uint64(e.Index)))
+	c.add(f.appendTo(c.start(id, claimLedger, line)))
 }
 
 // claimedItem is what items.jsonl says of an item.
 type claimedItem struct {
-	title        string
-	retraction   *retraction
-	supersededBy *supersedure
+	title string
+	itemFacts
 }
 
 var errShortClaim = errors.New("a sorted record of items is cut short")
@@ -432,31 +420,11 @@ var errShortClaim = errors.New("a sorted record of items is cut short")
 func readItem(b []byte) (claimedItem, error) {
 	var it claimedItem
 	n, k := binary.Uvarint(b)
-	if k <= 0 || uint64(len(b)-k) < n+1 {
+	if k <= 0 || uint64(len(b)-k) < n {
 		return it, errShortClaim
 	}
 	it.title = string(b[k : k+int(n)])
-	flags := b[k+int(n)]
-	b = b[k+int(n)+1:]
-	if flags&2 != 0 {
-		if len(b) < 16 {
-			return it, errShortClaim
-		}
-		it.supersededBy = &supersedure{ID: int64(binary.BigEndian.Uint64(b)), LedgerIndex: int64(binary.BigEndian.Uint64(b[8:]))}
-		b = b[16:]
-	}
-	if flags&1 != 0 {
-		if len(b) < 8 {
-			return it, errShortClaim
-		}
-		index := int64(binary.BigEndian.Uint64(b))
-		at, reason, err := readRetraction(b[8:])
-		if err != nil {
-			return it, err
-		}
-		it.retraction = &retraction{At: at, Reason: reason, LedgerIndex: index}
-	}
-	return it, nil
+	return it, it.read(b[k+int(n):])
 }
 
 // finish matches the claims with the ledger, item by item.
@@ -475,16 +443,12 @@ func (c *claimChecker) finish() error {
 		return err
 	}
 	var (
-		id      int64
-		started bool
-		items   int
-		title   string
-		claimed *claimedItem
-		cl      claimedItem
-		ret     *retractFact
-		rf      retractFact
-		sup     *supersedeFact
-		sf      supersedeFact
+		id       int64
+		started  bool
+		items    int
+		title    string
+		claimed  claimedItem
+		recorded itemFacts
 	)
 	for n := 0; iter.Next(); n++ {
 		if n%4096 == 0 {
@@ -499,9 +463,9 @@ func (c *claimChecker) finish() error {
 		rid, tag, rest := int64(binary.BigEndian.Uint64(rec)), rec[8], rec[17:]
 		if !started || rid != id {
 			if started {
-				c.compare(id, items, title, claimed, ret, sup)
+				c.compare(id, items, title, &claimed, &recorded)
 			}
-			id, started, items, title, claimed, ret, sup = rid, true, 0, "", nil, nil, nil
+			id, started, items, title, claimed, recorded = rid, true, 0, "", claimedItem{}, itemFacts{}
 		}
 		switch tag {
 		case claimItem:
@@ -515,78 +479,64 @@ func (c *claimChecker) finish() error {
 			} else {
 				title = it.title
 			}
-			if it.retraction != nil || it.supersededBy != nil {
-				cl = it
-				claimed = &cl
+			if it.sup != nil || it.ret != nil {
+				claimed = it
 			}
-		case claimRetraction:
-			if ret == nil {
-				if len(rest) < 8 {
-					return errShortClaim
-				}
-				at, reason, err := readRetraction(rest[8:])
-				if err != nil {
-					return err
-				}
-				rf = retractFact{Index: int64(binary.BigEndian.Uint64(rest)), At: at, Reason: reason}
-				ret = &rf
+		case claimLedger:
+			var f itemFacts
+			if err := f.read(rest); err != nil {
+				return err
 			}
-		case claimCorrection:
-			if sup == nil {
-				if len(rest) < 16 {
-					return errShortClaim
-				}
-				sf = supersedeFact{ID: int64(binary.BigEndian.Uint64(rest)), Index: int64(binary.BigEndian.Uint64(rest[8:]))}
-				sup = &sf
-			}
+			recorded.merge(&f)
 		}
 	}
 	if err := iter.Err(); err != nil {
 		return err
 	}
 	if started {
-		c.compare(id, items, title, claimed, ret, sup)
+		c.compare(id, items, title, &claimed, &recorded)
 	}
 	return nil
 }
 
-// compare compares what items.jsonl claims of item id with what the ledger records:
-// the first retraction and the first correction of it.
-func (c *claimChecker) compare(id int64, items int, title string, claimed *claimedItem, f *retractFact, s *supersedeFact) {
-	v := c.v
-	if claimed != nil {
-		ref := &ItemRef{ID: id, Title: claimed.title}
-		if r := claimed.retraction; r != nil {
-			switch {
-			case f == nil:
-				v.problem(Problem{Item: ref, Entry: entryRef(r.LedgerIndex), Reason: fmt.Sprintf("items.jsonl says it was retracted by ledger entry %d, but the ledger records no retraction of it", r.LedgerIndex)})
-			case f.Index != r.LedgerIndex:
-				v.problem(Problem{Item: ref, Entry: entryRef(f.Index), Reason: fmt.Sprintf("items.jsonl says ledger entry %d retracted it, but the ledger records its retraction at entry %d", r.LedgerIndex, f.Index)})
-			default:
-				if !f.At.Equal(r.At) {
-					v.problem(Problem{Item: ref, Entry: entryRef(f.Index), Reason: fmt.Sprintf("items.jsonl says it was retracted at %s, but ledger entry %d records %s", r.At.UTC().Format(time.RFC3339Nano), f.Index, f.At.UTC().Format(time.RFC3339Nano))})
-				}
-				if f.Reason != r.Reason {
-					v.problem(Problem{Item: ref, Entry: entryRef(f.Index), Reason: fmt.Sprintf("items.jsonl gives the retraction reason %q, but ledger entry %d records %q", r.Reason, f.Index, f.Reason)})
-				}
+// compare compares the correction and retraction items.jsonl claims of item id with the
+// first of each the ledger records. items is how many times the item appears, title its
+// first title, and claimed its claims (those of the last duplicate that claims any).
+func (c *claimChecker) compare(id int64, items int, title string, claimed *claimedItem, recorded *itemFacts) {
+	problem := func(title string, entry int64, format string, args ...any) {
+		c.v.problem(Problem{Item: &ItemRef{ID: id, Title: title}, Entry: entryRef(entry), Reason: fmt.Sprintf(format, args...)})
+	}
+	f, s := recorded.ret, recorded.sup
+	if r := claimed.ret; r != nil {
+		switch {
+		case f == nil:
+			problem(claimed.title, r.Index, "items.jsonl says it was retracted by ledger entry %d, but the ledger records no retraction of it", r.Index)
+		case f.Index != r.Index:
+			problem(claimed.title, f.Index, "items.jsonl says ledger entry %d retracted it, but the ledger records its retraction at entry %d", r.Index, f.Index)
+		default:
+			if !f.At.Equal(r.At) {
+				problem(claimed.title, f.Index, "items.jsonl says it was retracted at %s, but ledger entry %d records %s", r.At.UTC().Format(time.RFC3339Nano), f.Index, f.At.UTC().Format(time.RFC3339Nano))
+			}
+			if f.Reason != r.Reason {
+				problem(claimed.title, f.Index, "items.jsonl gives the retraction reason %q, but ledger entry %d records %q", r.Reason, f.Index, f.Reason)
 			}
 		}
-		if sc := claimed.supersededBy; sc != nil {
-			switch {
-			case s == nil:
-				v.problem(Problem{Item: ref, Entry: entryRef(sc.LedgerIndex), Reason: fmt.Sprintf("items.jsonl says item %d corrected it at ledger entry %d, but the ledger records no correction of it", sc.ID, sc.LedgerIndex)})
-			case s.ID != sc.ID || s.Index != sc.LedgerIndex:
-				v.problem(Problem{Item: ref, Entry: entryRef(s.Index), Reason: fmt.Sprintf("items.jsonl says item %d corrected it at ledger entry %d, but the ledger records item %d at entry %d", sc.ID, sc.LedgerIndex, s.ID, s.Index)})
-			}
+	}
+	if sc := claimed.sup; sc != nil {
+		switch {
+		case s == nil:
+			problem(claimed.title, sc.Index, "items.jsonl says item %d corrected it at ledger entry %d, but the ledger records no correction of it", sc.ID, sc.Index)
+		case s.ID != sc.ID || s.Index != sc.Index:
+			problem(claimed.title, s.Index, "items.jsonl says item %d corrected it at ledger entry %d, but the ledger records item %d at entry %d", sc.ID, sc.Index, s.ID, s.Index)
 		}
 	}
 	if items == 0 {
 		return
 	}
-	if f != nil && (claimed == nil || claimed.retraction == nil) {
-		v.problem(Problem{Item: &ItemRef{ID: id, Title: title}, Entry: entryRef(f.Index), Reason: fmt.Sprintf("ledger entry %d retracts it (%q), but items.jsonl does not say so", f.Index, f.Reason)})
+	if f != nil && claimed.ret == nil {
+		problem(title, f.Index, "ledger entry %d retracts it (%q), but items.jsonl does not say so", f.Index, f.Reason)
 	}
-	if s != nil && (claimed == nil || claimed.supersededBy == nil) {
-		v.problem(Problem{Item: &ItemRef{ID: id, Title: title}, Entry: entryRef(s.Index), Reason: fmt.Sprintf("ledger entry %d adds item %d to correct it, but items.jsonl does not say so", s.Index, s.ID)})
+	if s != nil && claimed.sup == nil {
+		problem(title, s.Index, "ledger entry %d adds item %d to correct it, but items.jsonl does not say so", s.Index, s.ID)
 	}
 }

@@ -92,7 +92,7 @@ type bundleWriter struct {
 	key       string
 	m         manifest
 	// facts holds the corrections and retractions the ledger records, by the ledger
-	// index of the item they concern (see factsByIndex); nil when there are none.
+	// index of the item they concern (see factCollector.byIndex); nil when there are none.
 	facts *extsort.Sorter
 	// hashes holds the SHA-256 and place of every item written to items.jsonl, and
 	// repeats marks the places of the items whose file an earlier item already has.

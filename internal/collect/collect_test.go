@@ -1,6 +1,7 @@
 package collect_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -287,4 +288,32 @@ func TestPushResourcesRunsTests(t *testing.T) {
 			t.Errorf("run with the custom test disabled = %+v; want the library only, nothing failing", run)
 		}
 	})
+}
+
+// testsBroken is a store whose tests cannot be read, so no test run can start.
+type testsBroken struct{ collect.Store }
+
+func (testsBroken) CustomTests(context.Context, int64) ([]domain.CustomTest, error) {
+	return nil, errors.New("custom tests unreadable")
+}
+
+// TestPushResourcesStoredWhenTestsCannotRun: the resources are stored even when the tests
+// cannot run after, and the error says so apart from a failure to store them.
+func TestPushResourcesStoredWhenTestsCannotRun(t *testing.T) {
+	st := storetest.SQLite(t)
+	e := newEnv(t, st, newWorld(), t.TempDir())
+	org, _ := e.org(t, "acme")
+	svc := &collect.Service{Store: testsBroken{st}}
+	sum, run, err := svc.PushResources(ctx, domain.SystemActor, org.ID, "idp-export", []monitor.Resource{user("u1", "alice", false)}, false)
+	var notRun *collect.TestsNotRunError
+	if !errors.As(err, &notRun) || run != nil || sum.Added != 1 {
+		t.Fatalf("PushResources = %+v, %+v, %v; want 1 added, no run and a TestsNotRunError", sum, run, err)
+	}
+	if types, err := st.ResourceTypes(ctx, org.ID); err != nil || len(types) != 1 || types[0] != (domain.ResourceTypeCount{Type: "custom.user", Count: 1}) {
+		t.Errorf("resources after the push = %+v, %v; want one custom.user", types, err)
+	}
+	_, _, err = svc.PushResources(ctx, domain.SystemActor, org.ID, "idp-export", []monitor.Resource{{Type: "custom.user", Name: "no id"}}, false)
+	if errors.As(err, &notRun) {
+		t.Errorf("a push refused as invalid = %v; want an error other than TestsNotRunError", err)
+	}
 }

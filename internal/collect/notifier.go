@@ -9,8 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/evidenthq/evident/internal/alert"
@@ -133,18 +131,12 @@ func (n *Notifier) Run(ctx context.Context) error {
 	if poll <= 0 {
 		poll = DefaultNotifierPoll
 	}
-	t := time.NewTicker(poll)
-	defer t.Stop()
-	for {
+	pollEvery(ctx, poll, func(ctx context.Context) {
 		if _, err := n.DeliverPending(ctx); err != nil && ctx.Err() == nil {
 			n.logger().Error("deliver alerts", "err", err)
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
+	})
+	return nil
 }
 
 // DeliverPending delivers every alert pending now, claiming them one at a time on each of
@@ -156,39 +148,19 @@ func (n *Notifier) DeliverPending(ctx context.Context) (int, error) {
 	if workers <= 0 {
 		workers = DefaultNotifierWorkers
 	}
-	var done atomic.Int64
-	var mu sync.Mutex
-	var errs []error
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				claimed, err := n.Store.PendingAlerts(ctx, n.ownerName(), n.lease(), 1)
-				if err != nil {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
-					return
-				}
-				if len(claimed) == 0 {
-					return
-				}
-				done.Add(1)
-				if err := n.deliver(ctx, claimed[0]); err != nil {
-					n.logger().Error("alert delivery", "org_id", claimed[0].OrgID, "alert_id", claimed[0].ID, "err", err)
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
-				}
-			}
-		})
+	claim := func(ctx context.Context) ([]domain.Alert, error) {
+		return n.Store.PendingAlerts(ctx, n.ownerName(), n.lease(), 1)
 	}
-	wg.Wait()
-	return int(done.Load()), errors.Join(errs...)
+	return drainClaims(ctx, workers, claim, func(ctx context.Context, a *domain.Alert) error {
+		err := n.deliver(ctx, *a)
+		if err != nil {
+			n.logger().Error("alert delivery", "org_id", a.OrgID, "alert_id", a.ID, "err", err)
+		}
+		return err
+	})
 }
 
-// recordTimeout bounds recording a pass's outcome, which happens even when the pass was
-// stopped, so that deliveries already made are not made again.
+// recordTimeout bounds recording a pass's outcome.
 const recordTimeout = 30 * time.Second
 
 // deliver makes one pass over a claimed alert: it sends the alert to each enabled
@@ -213,15 +185,15 @@ func (n *Notifier) deliver(ctx context.Context, a domain.Alert) error {
 	}
 	now := n.now()
 	var due []domain.AlertTarget
-	var dropped []domain.AlertDelivery // retries a target no longer wants
-	var later time.Time                // the earliest retry not due yet
+	var recs []domain.AlertDelivery // starting with the retries a target no longer wants
+	var later time.Time             // the earliest retry not due yet
 	for _, t := range targets {
 		p, had := prev[t.ID]
 		if !t.Matches(&a) {
 			if had && !p.Status.Final() {
 				p.Status, p.NextAttemptAt = domain.DeliveryFailed, nil
 				p.LastError = "not sent: the target was disabled or changed to not want this alert; last error: " + p.LastError
-				dropped = append(dropped, p)
+				recs = append(recs, p)
 			}
 			continue
 		}
@@ -234,18 +206,19 @@ func (n *Notifier) deliver(ctx context.Context, a domain.Alert) error {
 		}
 		due = append(due, t)
 	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
-	defer cancel()
 	if len(due) > 0 {
-		next, err := n.send(ctx, detail, due, prev, dropped)
+		sent, next, err := n.send(ctx, detail, due, prev)
 		if err != nil {
 			return err
 		}
-		if !next.IsZero() {
-			later = earliest(later, next)
-		}
-	} else if len(dropped) > 0 {
-		if err := n.Store.RecordAlertDeliveries(rctx, owner, a.OrgID, a.ID, dropped); err != nil {
+		recs, later = append(recs, sent...), earliest(later, next)
+	}
+	// The outcome is recorded even when the pass was stopped, so that deliveries already
+	// made are not made again.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if len(recs) > 0 {
+		if err := n.Store.RecordAlertDeliveries(rctx, owner, a.OrgID, a.ID, recs); err != nil {
 			return err
 		}
 	}
@@ -255,15 +228,15 @@ func (n *Notifier) deliver(ctx context.Context, a domain.Alert) error {
 	return n.Store.ReleaseAlert(rctx, owner, a.OrgID, a.ID, later)
 }
 
-// send delivers the alert to the due targets, records the outcome with the records of
-// dropped retries, and returns when the earliest retry is due, zero when none is.
+// send delivers the alert to the due targets and returns the record of each delivery,
+// and when the earliest retry is due, zero when none is.
 func (n *Notifier) send(ctx context.Context, detail *domain.AlertDetail, due []domain.AlertTarget,
-	prev map[int64]domain.AlertDelivery, dropped []domain.AlertDelivery) (time.Time, error) {
+	prev map[int64]domain.AlertDelivery) ([]domain.AlertDelivery, time.Time, error) {
 	msg, err := n.message(ctx, detail)
 	if err != nil {
-		return time.Time{}, err
+		return nil, time.Time{}, err
 	}
-	recs := slices.Clone(dropped)
+	var recs []domain.AlertDelivery
 	var sendTo []alert.Target
 	var sent []domain.AlertTarget
 	for _, t := range due {
@@ -297,12 +270,7 @@ func (n *Notifier) send(ctx context.Context, detail *domain.AlertDetail, due []d
 		}
 		recs = append(recs, rec)
 	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
-	defer cancel()
-	if err := n.Store.RecordAlertDeliveries(rctx, n.ownerName(), detail.OrgID, detail.ID, recs); err != nil {
-		return time.Time{}, err
-	}
-	return later, nil
+	return recs, later, nil
 }
 
 // outcome turns one target's result into its delivery record.
@@ -342,7 +310,11 @@ func (n *Notifier) outcome(t *domain.AlertTarget, p domain.AlertDelivery, res al
 	return rec
 }
 
+// earliest returns the earlier of two times, a zero time standing for none.
 func earliest(a, b time.Time) time.Time {
+	if b.IsZero() {
+		return a
+	}
 	if a.IsZero() || b.Before(a) {
 		return b
 	}

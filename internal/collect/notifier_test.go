@@ -2,6 +2,7 @@ package collect_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -674,4 +675,159 @@ func TestNotifierStopsRetries(t *testing.T) {
 			t.Errorf("receivers got %d and %d requests; want no more after the first pass", len(db), len(gb))
 		}
 	})
+}
+
+// TestNotifierWaitsForEachTarget checks that a pass over an alert sends only to the
+// targets whose retry is due, and that the alert waits for the earliest retry left.
+func TestNotifierWaitsForEachTarget(t *testing.T) {
+	f := newNotifyFixture(t, storetest.SQLite(t), 1)
+	slow, late := newReceiver(t), newReceiver(t)
+	f.target(t, collect.TargetInput{Kind: domain.TargetWebhook, Name: "Slow", URL: slow.srv.URL, OnFailing: true, Enabled: true})
+	slow.answer(slicesOf(503, 2*alert.DefaultAttempts)...)
+	alerts := f.record(t, "u1")
+	f.deliver(t, f.n) // Slow fails its first pass: again in a minute
+
+	// A target added meanwhile hears of the alert at the next pass, and fails too.
+	f.target(t, collect.TargetInput{Kind: domain.TargetWebhook, Name: "Late", URL: late.srv.URL, OnFailing: true, Enabled: true})
+	late.answer(slicesOf(503, alert.DefaultAttempts)...)
+	f.clk.advance(time.Minute)
+	f.deliver(t, f.n)
+	d := f.detail(t, alerts[0].ID)
+	sl, lt := deliveryOf(t, d, "Slow"), deliveryOf(t, d, "Late")
+	if sl.Rounds != 2 || !sl.NextAttemptAt.Equal(f.clk.now().Add(2*time.Minute)) ||
+		lt.Rounds != 1 || !lt.NextAttemptAt.Equal(f.clk.now().Add(time.Minute)) {
+		t.Fatalf("deliveries = %+v and %+v; want Slow again in two minutes, Late in one", sl, lt)
+	}
+
+	// In a minute only Late is due: Slow is left alone.
+	f.clk.advance(time.Minute)
+	if n := f.deliver(t, f.n); n != 1 {
+		t.Fatalf("DeliverPending when Late is due = %d; want 1", n)
+	}
+	d = f.detail(t, alerts[0].ID)
+	if got := deliveryOf(t, d, "Slow"); got.Rounds != 2 || !got.NextAttemptAt.Equal(*sl.NextAttemptAt) {
+		t.Errorf("Slow's delivery = %+v; want untouched until its retry is due", got)
+	}
+	if got := deliveryOf(t, d, "Late"); got.Status != domain.DeliveryDelivered || !d.Pending() {
+		t.Errorf("Late's delivery = %+v (alert pending %v); want delivered, the alert still pending", got, d.Pending())
+	}
+	if bodies, _ := slow.requests(); len(bodies) != 2*alert.DefaultAttempts {
+		t.Errorf("Slow got %d requests; want %d, none before its retry is due", len(bodies), 2*alert.DefaultAttempts)
+	}
+	if n := f.deliver(t, f.n); n != 0 {
+		t.Errorf("DeliverPending before Slow's retry = %d; want 0", n)
+	}
+
+	f.clk.advance(time.Minute)
+	f.deliver(t, f.n)
+	d = f.detail(t, alerts[0].ID)
+	if got := deliveryOf(t, d, "Slow"); got.Status != domain.DeliveryDelivered || got.Rounds != 3 || d.Pending() {
+		t.Errorf("Slow's delivery = %+v (alert pending %v); want delivered at its third pass", got, d.Pending())
+	}
+}
+
+// TestNotifierStoppedPass checks that a pass cut short by shutdown is recorded without
+// counting, and that any notifier may try again at once.
+func TestNotifierStoppedPass(t *testing.T) {
+	f := newNotifyFixture(t, storetest.SQLite(t), 1)
+	arrived, release := make(chan struct{}, 1), make(chan struct{})
+	var held sync.Once
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body) // so that the server sees the client go
+		first := false
+		held.Do(func() { first = true })
+		if first {
+			// The first request is held until the notifier gives up on it.
+			arrived <- struct{}{}
+			select {
+			case <-r.Context().Done():
+			case <-release:
+			}
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(hook.Close)
+	t.Cleanup(func() { close(release) })
+	f.target(t, collect.TargetInput{Kind: domain.TargetWebhook, Name: "SIEM", URL: hook.URL, OnFailing: true, Enabled: true})
+	alerts := f.record(t, "u1")
+
+	stop, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.n.DeliverPending(stop)
+		done <- err
+	}()
+	<-arrived
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("DeliverPending stopped: %v", err)
+	}
+	d := f.detail(t, alerts[0].ID)
+	got := deliveryOf(t, d, "SIEM")
+	if got.Status != domain.DeliveryRetrying || got.Rounds != 0 || got.Attempts != 1 || got.NextAttemptAt == nil ||
+		!got.NextAttemptAt.Equal(f.clk.now()) || !strings.Contains(got.LastError, "stopped") || !d.Pending() {
+		t.Fatalf("delivery of a stopped pass = %+v (alert pending %v); want retrying now, the pass not counted", got, d.Pending())
+	}
+	if n := f.deliver(t, f.n); n != 1 {
+		t.Fatalf("DeliverPending after the stop = %d; want the alert again at once", n)
+	}
+	d = f.detail(t, alerts[0].ID)
+	if again := deliveryOf(t, d, "SIEM"); again.Status != domain.DeliveryDelivered || again.Rounds != 1 || again.Attempts != 2 ||
+		again.DeliveryID != got.DeliveryID || d.Pending() {
+		t.Errorf("delivery after the stop = %+v; want delivered at the first counted pass, with the same delivery ID", again)
+	}
+}
+
+// TestNotifierUnreadableSettings checks that a target whose sealed settings do not open,
+// such as after the key was changed, fails at once without a request, and that its
+// settings can be entered again.
+func TestNotifierUnreadableSettings(t *testing.T) {
+	f := newNotifyFixture(t, storetest.SQLite(t), 1)
+	hook := newReceiver(t)
+	target, _ := f.target(t, collect.TargetInput{Kind: domain.TargetWebhook, Name: "SIEM", URL: hook.srv.URL, OnFailing: true, Enabled: true})
+	other := f.notifier(t, f.st, &alert.Guard{AllowPrivate: true}, "notifier-other-key")
+	key := make([]byte, collect.SecretKeySize)
+	_, _ = rand.Read(key)
+	var err error
+	if other.Sealer, err = collect.NewSealer(key); err != nil {
+		t.Fatal(err)
+	}
+
+	alerts := f.record(t, "u1")
+	f.deliver(t, other)
+	d := f.detail(t, alerts[0].ID)
+	got := deliveryOf(t, d, "SIEM")
+	if got.Status != domain.DeliveryFailed || got.Attempts != 0 || got.Rounds != 1 ||
+		!strings.Contains(got.LastError, "cannot be read") || d.Pending() {
+		t.Errorf("delivery with unreadable settings = %+v (alert pending %v); want failed at once, saying why", got, d.Pending())
+	}
+	if bodies, _ := hook.requests(); len(bodies) != 0 {
+		t.Errorf("the receiver got %d requests; want none", len(bodies))
+	}
+
+	// A webhook's new URL alone cannot be sealed with a secret that does not open; a new
+	// URL with a new secret replaces the settings whole.
+	u := hook.srv.URL + "/again"
+	if _, _, err := other.UpdateTarget(ctx, f.admin, f.org.ID, target.ID, collect.TargetUpdate{URL: &u}); err == nil ||
+		!strings.Contains(err.Error(), "cannot be read") {
+		t.Errorf("UpdateTarget(url) with unreadable settings = %v; want the settings unreadable", err)
+	}
+	_, secret, err := other.UpdateTarget(ctx, f.admin, f.org.ID, target.ID, collect.TargetUpdate{URL: &u, RotateSecret: true})
+	if err != nil || secret == "" {
+		t.Fatalf("UpdateTarget(url and secret) with unreadable settings = %q, %v; want new settings", secret, err)
+	}
+	f.record(t)
+	again := f.record(t, "u2")
+	f.deliver(t, other)
+	if got := deliveryOf(t, f.detail(t, again[0].ID), "SIEM"); got.Status != domain.DeliveryDelivered {
+		t.Fatalf("delivery after new settings = %+v; want delivered", got)
+	}
+	bodies, headers := hook.requests()
+	if len(bodies) != 1 {
+		t.Fatalf("the receiver got %d requests; want 1", len(bodies))
+	}
+	if err := alert.VerifySignature(secret, headers[0].Get(alert.HeaderSignature), bodies[0], time.Now(), 0); err != nil {
+		t.Errorf("signature with the new secret: %v", err)
+	}
 }

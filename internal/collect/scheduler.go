@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/evidenthq/evident/internal/domain"
 )
 
 // Defaults of Scheduler.
@@ -33,18 +35,12 @@ func (sc *Scheduler) Run(ctx context.Context) error {
 	if poll <= 0 {
 		poll = DefaultPoll
 	}
-	t := time.NewTicker(poll)
-	defer t.Stop()
-	for {
+	pollEvery(ctx, poll, func(ctx context.Context) {
 		if _, err := sc.RunDue(ctx); err != nil && ctx.Err() == nil {
 			sc.Service.logger().Error("run due connections", "err", err)
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
+	})
+	return nil
 }
 
 // RunDue runs every connection due now, claiming them one at a time on each of Workers
@@ -56,35 +52,64 @@ func (sc *Scheduler) RunDue(ctx context.Context) (int, error) {
 		workers = DefaultWorkers
 	}
 	s := sc.Service
-	var ran atomic.Int64
+	claim := func(ctx context.Context) ([]domain.ConnectionRun, error) {
+		return s.Store.ClaimDueConnections(ctx, s.ownerName(), s.lease(), 1)
+	}
+	return drainClaims(ctx, workers, claim, func(ctx context.Context, run *domain.ConnectionRun) error {
+		_, err := s.execute(ctx, run)
+		if err != nil {
+			s.logger().Error("connection run", "run_id", run.ID, "err", err)
+		}
+		return err
+	})
+}
+
+// pollEvery calls pass at once, then every interval until ctx ends.
+func pollEvery(ctx context.Context, interval time.Duration, pass func(context.Context)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		pass(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// drainClaims works through claimed jobs on workers goroutines, each claiming one job at
+// a time until claim finds none or ctx ends, and returns how many jobs were worked on.
+// The error joins the failures to claim and to work; a worker whose claim fails stops.
+func drainClaims[J any](ctx context.Context, workers int, claim func(context.Context) ([]J, error),
+	work func(context.Context, *J) error) (int, error) {
+	var done atomic.Int64
 	var mu sync.Mutex
 	var errs []error
+	fail := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+	}
 	var wg sync.WaitGroup
 	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for ctx.Err() == nil {
-				runs, err := s.Store.ClaimDueConnections(ctx, s.ownerName(), s.lease(), 1)
+				claimed, err := claim(ctx)
 				if err != nil {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
+					fail(err)
 					return
 				}
-				if len(runs) == 0 {
+				if len(claimed) == 0 {
 					return
 				}
-				ran.Add(1)
-				if _, err := s.execute(ctx, &runs[0]); err != nil {
-					s.logger().Error("connection run", "run_id", runs[0].ID, "err", err)
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
+				done.Add(1)
+				if err := work(ctx, &claimed[0]); err != nil {
+					fail(err)
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
-	return int(ran.Load()), errors.Join(errs...)
+	return int(done.Load()), errors.Join(errs...)
 }

@@ -157,7 +157,7 @@ func (s *Service) runTests(ctx context.Context, orgID int64, trigger domain.RunT
 // organization's inventory. With replace, resources of the source that are not sent are
 // marked gone (a scanner's full report); without, they are left as they are. It returns
 // what changed and the test run; when the resources were stored but the tests could not
-// be run, it returns the summary with the error.
+// be run, it returns the summary with a *TestsNotRunError.
 func (s *Service) PushResources(ctx context.Context, actor domain.Actor, orgID int64, source string, rs []monitor.Resource, replace bool) (domain.UpsertSummary, *domain.TestRun, error) {
 	store := s.Store.UpsertResources
 	if replace {
@@ -169,7 +169,16 @@ func (s *Service) PushResources(ctx context.Context, actor domain.Actor, orgID i
 	}
 	run, err := s.runTests(ctx, orgID, domain.TriggerPush, nil)
 	if err != nil {
-		return sum, nil, fmt.Errorf("run tests after storing resources: %w", err)
+		return sum, nil, &TestsNotRunError{Err: err}
 	}
 	return sum, run, nil
 }
+
+// TestsNotRunError is PushResources' error when the resources were stored but the tests
+// could not be run over them: the push or import itself succeeded.
+type TestsNotRunError struct{ Err error }
+
+func (e *TestsNotRunError) Error() string {
+	return "run tests after storing resources: " + e.Err.Error()
+}
+func (e *TestsNotRunError) Unwrap() error { return e.Err }

@@ -12,11 +12,14 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"maps"
 	"math/big"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/evidenthq/evident/internal/collect"
+	"github.com/evidenthq/evident/internal/connector"
 	"github.com/evidenthq/evident/internal/domain"
 	"github.com/evidenthq/evident/internal/importer"
 	"github.com/evidenthq/evident/internal/monitor"
@@ -225,11 +228,8 @@ func recordRuns(ctx context.Context, svc *collect.Service, orgID int64, conns []
 		if err != nil {
 			return fmt.Errorf("demo run of %s: %w", c.Name, err)
 		}
-		counts := map[string]int{}
-		for _, r := range rs {
-			counts[r.Type]++
-		}
-		out := domain.RunOutcome{RunID: started.ID, OrgID: orgID, Owner: seedOwner, Status: domain.RunSucceeded, Counts: counts}
+		col := connector.Collection{Resources: rs}
+		out := domain.RunOutcome{RunID: started.ID, OrgID: orgID, Owner: seedOwner, Status: domain.RunSucceeded, Counts: col.Counts()}
 		if _, err := svc.Store.FinishConnectionRun(ctx, out, rs); err != nil {
 			return fmt.Errorf("demo run of %s: %w", c.Name, err)
 		}
@@ -348,14 +348,7 @@ var roster = []person{
 }
 
 // keeps reports whether a leaver's account in a system is still active.
-func (p *person) keeps(system string) bool {
-	for _, s := range p.leftAccounts {
-		if s == system {
-			return true
-		}
-	}
-	return false
-}
+func (p *person) keeps(system string) bool { return slices.Contains(p.leftAccounts, system) }
 
 // roster returns the HR roster as the HR importer reads it from the CSV People Operations
 // exports.
@@ -465,9 +458,7 @@ func (inv *inventory) iamUsers() []monitor.Resource {
 			"console_access": false, "mfa_enabled": false, "mfa_devices": []any{}, "access_keys": []any{},
 			"attached_policies": []string{}, "inline_policies": []string{}, "is_admin": false, "tags": map[string]string{},
 		}
-		for k, v := range attrs {
-			base[k] = v
-		}
+		maps.Copy(base, attrs)
 		return res("aws.iam.user", awsUserARN(name), name, base)
 	}
 	out := []monitor.Resource{
@@ -533,9 +524,7 @@ func (inv *inventory) bucket(name, region string, created int, sseS3 bool, attrs
 		a["encryption_algorithm"] = "AES256"
 		delete(a, "kms_key_id")
 	}
-	for k, v := range attrs {
-		a[k] = v
-	}
+	maps.Copy(a, attrs)
 	return res("aws.s3.bucket", "arn:aws:s3:::"+name, name, a)
 }
 
@@ -844,9 +833,7 @@ func (inv *inventory) okta(int) []monitor.Resource {
 
 	policy := func(id, name, kind string, priority int64, system bool, attrs map[string]any) monitor.Resource {
 		a := map[string]any{"kind": kind, "status": "ACTIVE", "priority": priority, "system": system}
-		for k, v := range attrs {
-			a[k] = v
-		}
+		maps.Copy(a, attrs)
 		return res("okta.policy", id, name, a)
 	}
 	out = append(out,

@@ -504,6 +504,7 @@ type Task struct {
 // TaskFilter narrows a list of tasks, newest first. Zero values match the open tasks of
 // everyone.
 type TaskFilter struct {
+	ID            int64 // 0: any task
 	AssigneeID    int64 // 0: anyone; -1: nobody
 	TestID        string
 	IncludeClosed bool

@@ -3,9 +3,8 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
+	"math"
 	"strings"
-	"sync"
 )
 
 // bulk describes a statement that inserts many rows at once into table (with its column
@@ -43,16 +42,11 @@ func (b bulk) text(d dialect, rows int) string {
 	return q.String()
 }
 
-// bulkStmts keeps the writer's prepared bulk inserts across transactions, on SQLite: a
+// The writer keeps its bulk inserts prepared across transactions on SQLite (Store.bulk): a
 // statement of a few hundred rows costs SQLite about as much to parse as a few dozen of
 // its rows cost to insert, and the writer's one connection keeps it ready from one
 // transaction to the next. PostgreSQL's driver caches the statements of every query by
 // itself.
-type bulkStmts struct {
-	mu     sync.Mutex
-	m      map[bulkKey]*sql.Stmt
-	closed bool
-}
 
 // bulkKey names the statement of a bulk insert with a number of rows.
 type bulkKey struct {
@@ -74,28 +68,14 @@ func (s *Store) prepareBulk(ctx context.Context, bs ...bulk) {
 	for _, b := range bs {
 		for _, rows := range []int{b.chunk, 1} {
 			key := bulkKey{b.table, b.suffix, rows}
-			c := &s.bulk
-			c.mu.Lock()
-			_, have := c.m[key]
-			done := have || c.closed
-			c.mu.Unlock()
-			if done {
+			if st, room := s.bulk.get(key, math.MaxInt); st != nil || !room {
 				continue
 			}
 			st, err := s.db.PrepareContext(ctx, b.text(s.d, rows))
 			if err != nil {
 				continue // the transaction prepares its own, and meets the error there
 			}
-			c.mu.Lock()
-			if _, have := c.m[key]; have || c.closed {
-				st.Close()
-			} else {
-				if c.m == nil {
-					c.m = map[bulkKey]*sql.Stmt{}
-				}
-				c.m[key] = st
-			}
-			c.mu.Unlock()
+			s.bulk.keep(key, st)
 		}
 	}
 }
@@ -105,27 +85,11 @@ func (s *Store) bulkStmt(ctx context.Context, tx *sql.Tx, b bulk, rows int) *sql
 	if s.d.name() != "sqlite" || !keptBulkSize(b, rows) {
 		return nil
 	}
-	c := &s.bulk
-	c.mu.Lock()
-	st, ok := c.m[bulkKey{b.table, b.suffix, rows}]
-	c.mu.Unlock()
-	if !ok {
+	st, _ := s.bulk.get(bulkKey{b.table, b.suffix, rows}, 0)
+	if st == nil {
 		return nil
 	}
 	return tx.StmtContext(ctx, st)
-}
-
-// close closes the kept statements; later bulk inserts are prepared per transaction.
-func (c *bulkStmts) close() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.closed = true
-	var errs []error
-	for q, st := range c.m {
-		errs = append(errs, st.Close())
-		delete(c.m, q)
-	}
-	return errors.Join(errs...)
 }
 
 // run inserts n rows in tx, as many per statement as b allows; row appends the values

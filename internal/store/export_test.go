@@ -73,10 +73,11 @@ func (s *Store) AddEvidenceWithoutLedgerForTest(ctx context.Context, actor domai
 		return err
 	}
 	// Without the ledger, events and evidence rows may each be further ahead.
-	var nextEvent, nextItem int64
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(idx) + 1, 0) FROM events WHERE org_id = $1`, orgID).Scan(&nextEvent); err != nil {
+	nextEvent, err := ledgerSize(ctx, tx, orgID)
+	if err != nil {
 		return err
 	}
+	var nextItem int64
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(ledger_idx) + 1, 0) FROM evidence WHERE org_id = $1`, orgID).Scan(&nextItem); err != nil {
 		return err
 	}

@@ -72,9 +72,9 @@ func (s *Store) ledgerFor(ctx context.Context, tx *sql.Tx, orgID int64) (*txLedg
 	if err := s.lockOrg(ctx, tx, orgID); err != nil {
 		return nil, err
 	}
-	var n int64
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(idx) + 1, 0) FROM events WHERE org_id = $1`, orgID).Scan(&n); err != nil {
-		return nil, fmt.Errorf("ledger of organization %d: size: %w", orgID, err)
+	n, err := ledgerSize(ctx, tx, orgID)
+	if err != nil {
+		return nil, err
 	}
 	l := &txLedger{orgID: orgID, start: n, next: n, read: map[int64]tlog.Hash{}}
 	if ls == nil {
@@ -461,12 +461,21 @@ func (c *frontierCache) add(orgID, size int64, hashes func(int64) (tlog.Hash, bo
 // LedgerSize returns the number of entries in the organization's ledger. Every
 // organization has at least one, its creation; an unknown organization is KindNotFound.
 func (s *Store) LedgerSize(ctx context.Context, orgID int64) (int64, error) {
-	var n int64
-	if err := s.rdb.QueryRowContext(ctx, `SELECT COALESCE(MAX(idx) + 1, 0) FROM events WHERE org_id = $1`, orgID).Scan(&n); err != nil {
-		return 0, fmt.Errorf("ledger of organization %d: size: %w", orgID, err)
+	n, err := ledgerSize(ctx, s.rdb, orgID)
+	if err != nil {
+		return 0, err
 	}
 	if n == 0 {
 		return 0, domain.NotFound("organization")
+	}
+	return n, nil
+}
+
+// ledgerSize returns the number of entries in the organization's ledger, 0 for none.
+func ledgerSize(ctx context.Context, q querier, orgID int64) (int64, error) {
+	var n int64
+	if err := q.QueryRowContext(ctx, `SELECT COALESCE(MAX(idx) + 1, 0) FROM events WHERE org_id = $1`, orgID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("ledger of organization %d: size: %w", orgID, err)
 	}
 	return n, nil
 }
@@ -556,21 +565,7 @@ func (r *committedHashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 // backfillLedger stores the ledger hashes of the events recorded before the ledger
 // existed (schema version 2), organization by organization, in index order.
 func (s *Store) backfillLedger(ctx context.Context, tx *sql.Tx) error {
-	var orgs []int64
-	rows, err := tx.QueryContext(ctx, `SELECT id FROM organizations ORDER BY id`)
-	if err != nil {
-		return fmt.Errorf("ledger back-fill: %w", err)
-	}
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return fmt.Errorf("ledger back-fill: %w", err)
-		}
-		orgs = append(orgs, id)
-	}
-	err = rows.Err()
-	rows.Close()
+	orgs, err := orgIDs(ctx, tx)
 	if err != nil {
 		return fmt.Errorf("ledger back-fill: %w", err)
 	}
@@ -580,6 +575,26 @@ func (s *Store) backfillLedger(ctx context.Context, tx *sql.Tx) error {
 		}
 	}
 	return nil
+}
+
+// orgIDs returns the IDs of every organization, in order, for the migrations that go
+// through the ledgers one at a time. The IDs are read whole before the caller writes:
+// PostgreSQL cannot run a statement on a connection while another's rows are open.
+func orgIDs(ctx context.Context, tx *sql.Tx) ([]int64, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM organizations ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
 }
 
 // backfillPage is how many events the back-fill reads at a time.
@@ -657,21 +672,7 @@ const movePage = 1000
 // no longer matches its entries still shows it; a hash missing for one of the ledger's
 // entries, or one stored beyond them, stops the migration.
 func (s *Store) moveLedgerHashes(ctx context.Context, tx *sql.Tx) error {
-	var orgs []int64
-	rows, err := tx.QueryContext(ctx, `SELECT id FROM organizations ORDER BY id`)
-	if err != nil {
-		return fmt.Errorf("move ledger hashes: %w", err)
-	}
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return fmt.Errorf("move ledger hashes: %w", err)
-		}
-		orgs = append(orgs, id)
-	}
-	err = rows.Err()
-	rows.Close()
+	orgs, err := orgIDs(ctx, tx)
 	if err != nil {
 		return fmt.Errorf("move ledger hashes: %w", err)
 	}
@@ -687,9 +688,12 @@ func (s *Store) moveLedgerHashes(ctx context.Context, tx *sql.Tx) error {
 }
 
 func (s *Store) moveOrgHashes(ctx context.Context, tx *sql.Tx, orgID int64) error {
-	var size int64
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(idx) + 1, 0) FROM events WHERE org_id = $1`, orgID).Scan(&size); err != nil {
-		return fmt.Errorf("move ledger hashes of organization %d: %w", orgID, err)
+	size, err := ledgerSize(ctx, tx, orgID)
+	if err != nil {
+		return fmt.Errorf("move ledger hashes: %w", err)
+	}
+	missing := func(x int64) error {
+		return fmt.Errorf("move ledger hashes of organization %d: stored hash %d is missing (entry %d)", orgID, x, ledger.AppendedBy(x))
 	}
 	hashes := make([]tlog.Hash, 0, 2*min(size, movePage)+1)
 	for from := int64(0); from < size; from += movePage {
@@ -710,11 +714,12 @@ func (s *Store) moveOrgHashes(ctx context.Context, tx *sql.Tx, orgID int64) erro
 				rows.Close()
 				return fmt.Errorf("move ledger hashes of organization %d: %w", orgID, err)
 			}
-			if want := lo + int64(len(hashes)); x != want || len(b) != tlog.HashSize {
+			if want := lo + int64(len(hashes)); x != want {
 				rows.Close()
-				if x != want {
-					return fmt.Errorf("move ledger hashes of organization %d: stored hash %d is missing (entry %d)", orgID, want, ledger.AppendedBy(want))
-				}
+				return missing(want)
+			}
+			if len(b) != tlog.HashSize {
+				rows.Close()
 				return fmt.Errorf("move ledger hashes of organization %d: stored hash %d has %d bytes, not %d", orgID, x, len(b), tlog.HashSize)
 			}
 			hashes = append(hashes, tlog.Hash(b))
@@ -725,7 +730,7 @@ func (s *Store) moveOrgHashes(ctx context.Context, tx *sql.Tx, orgID int64) erro
 			return fmt.Errorf("move ledger hashes of organization %d: %w", orgID, err)
 		}
 		if x := lo + int64(len(hashes)); x < hi {
-			return fmt.Errorf("move ledger hashes of organization %d: stored hash %d is missing (entry %d)", orgID, x, ledger.AppendedBy(x))
+			return missing(x)
 		}
 		if err := s.insertEntryHashes(ctx, tx, orgID, from, to-from, hashes); err != nil {
 			return fmt.Errorf("move ledger hashes: %w", err)

@@ -475,6 +475,9 @@ func TestMigrationRefusesBrokenLedgerHashes(t *testing.T) {
 				if err := s.ExecForTest(ctx, `SELECT count(*) FROM ledger_entry_hashes`); err == nil {
 					t.Errorf("ledger_entry_hashes exists after the failed migration")
 				}
+				if err := s.ExecForTest(ctx, `SELECT count(*) FROM ledger_hashes`); err != nil {
+					t.Errorf("ledger_hashes after the failed migration: %v; want it kept", err)
+				}
 			})
 		})
 	}

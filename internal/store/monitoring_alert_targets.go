@@ -48,14 +48,6 @@ func alertTargetEventData(t *domain.AlertTarget) map[string]any {
 	}
 }
 
-func encodeStringList(v []string) string {
-	if v == nil {
-		v = []string{}
-	}
-	b, _ := json.Marshal(v) // a list of strings always encodes
-	return string(b)
-}
-
 // CreateAlertTarget creates one of the organization's alert targets with, for a Slack or
 // webhook target, its sealed URL and signing secret, recording it in the ledger without
 // them. A name already used in the organization is KindConflict. On success t holds what
@@ -85,7 +77,7 @@ func (s *Store) CreateAlertTarget(ctx context.Context, actor domain.Actor, t *do
 	err = tx.QueryRowContext(ctx, `INSERT INTO alert_targets (org_id, kind, name, recipients, destination, secret_key_id,
 			secret_nonce, secret, on_failing, on_recovered, min_severity, enabled, created_by, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id`,
-		t.OrgID, string(t.Kind), t.Name, encodeStringList(t.Recipients), t.Destination, keyID, nonce, ciphertext,
+		t.OrgID, string(t.Kind), t.Name, encodeList(t.Recipients), t.Destination, keyID, nonce, ciphertext,
 		t.OnFailing, t.OnRecovered, t.MinSeverity, t.Enabled, actor.UserID, s.t(now)).Scan(&id)
 	if s.d.isUnique(err) {
 		return domain.Errorf(domain.KindConflict, "the alert target name %q is already used in this organization", t.Name)
@@ -235,7 +227,7 @@ func (s *Store) UpdateAlertTarget(ctx context.Context, actor domain.Actor, orgID
 	}
 	_, err = tx.ExecContext(ctx, `UPDATE alert_targets SET name = $1, recipients = $2, destination = $3, on_failing = $4,
 			on_recovered = $5, min_severity = $6, enabled = $7, updated_at = $8 WHERE org_id = $9 AND id = $10`,
-		t.Name, encodeStringList(t.Recipients), t.Destination, t.OnFailing, t.OnRecovered, t.MinSeverity, t.Enabled,
+		t.Name, encodeList(t.Recipients), t.Destination, t.OnFailing, t.OnRecovered, t.MinSeverity, t.Enabled,
 		s.t(s.now()), orgID, id)
 	if s.d.isUnique(err) {
 		return nil, domain.Errorf(domain.KindConflict, "the alert target name %q is already used in this organization", t.Name)
@@ -319,26 +311,15 @@ func (s *Store) AlertTargetSecret(ctx context.Context, orgID, id int64) (*domain
 	return &sec, nil
 }
 
-const alertDetailSelect = `SELECT id, org_id, test_id, test_title, severity, state, failing, control_ids, owner_ids,
-	test_run_id, created_at, delivered_at, resources FROM alerts`
+const alertDetailSelect = `SELECT ` + alertColumns + `, resources FROM alerts`
 
 func scanAlertDetails(rows *sql.Rows) ([]domain.AlertDetail, error) {
 	out := []domain.AlertDetail{}
 	for rows.Next() {
 		var d domain.AlertDetail
-		var controls, owners, resources string
-		var created dbTime
-		var delivered nullTime
-		if err := rows.Scan(&d.ID, &d.OrgID, &d.TestID, &d.TestTitle, &d.Severity, &d.State, &d.Failing, &controls, &owners,
-			&d.TestRunID, &created, &delivered, &resources); err != nil {
+		var resources string
+		if err := scanAlert(rows, &d.Alert, &resources); err != nil {
 			return nil, err
-		}
-		d.CreatedAt, d.DeliveredAt = created.t, delivered.t
-		if err := json.Unmarshal([]byte(controls), &d.ControlIDs); err != nil {
-			return nil, fmt.Errorf("alert %d: control IDs: %w", d.ID, err)
-		}
-		if err := json.Unmarshal([]byte(owners), &d.OwnerIDs); err != nil {
-			return nil, fmt.Errorf("alert %d: owner IDs: %w", d.ID, err)
 		}
 		d.Resources = []domain.AlertResource{}
 		if err := json.Unmarshal([]byte(resources), &d.Resources); err != nil {

@@ -26,19 +26,21 @@ const (
 func exceptionSubject(id int64) string { return fmt.Sprintf("exception:%d", id) }
 func taskSubject(id int64) string      { return fmt.Sprintf("task:%d", id) }
 
-func encodeIDs(ids []int64) string {
-	if ids == nil {
-		ids = []int64{}
+// encodeList encodes a list of strings or integers as a JSON array, [] for none.
+func encodeList[T string | int64](v []T) string {
+	if v == nil {
+		v = []T{}
 	}
-	b, _ := json.Marshal(ids) // a list of integers always encodes
+	b, _ := json.Marshal(v) // a list of strings or integers always encodes
 	return string(b)
 }
 
 // raiseAlert records that a test started failing or recovered: the alert, its ledger
 // entry, and the tasks it opens (one per owner of the controls the test supports, or one
-// for nobody when they have none) or closes.
+// for nobody when they have none) or closes. exceptions are those in force at the run's
+// time, as activeExceptions returns them.
 func (s *Store) raiseAlert(ctx context.Context, tx *sql.Tx, orgID int64, run *domain.TestRun, j *judged,
-	state domain.AlertState, failing int, controls map[string]controlOwner) (*domain.Alert, error) {
+	state domain.AlertState, failing int, controls map[string]controlOwner, exceptions map[string]int64) (*domain.Alert, error) {
 	a := &domain.Alert{
 		OrgID: orgID, TestID: j.test.ID, TestTitle: j.test.Title, Severity: string(j.test.Severity), State: state,
 		Failing: failing, ControlIDs: []int64{}, OwnerIDs: []int64{}, TestRunID: run.ID, CreatedAt: s.now(),
@@ -57,14 +59,11 @@ func (s *Store) raiseAlert(ctx context.Context, tx *sql.Tx, orgID int64, run *do
 	slices.Sort(a.OwnerIDs)
 	resources := "[]"
 	if state == domain.AlertFailing {
-		var err error
-		if resources, err = s.failingResources(ctx, tx, orgID, run.At, j); err != nil {
-			return nil, err
-		}
+		resources = failingResources(j, exceptions)
 	}
 	err := tx.QueryRowContext(ctx, `INSERT INTO alerts (org_id, test_id, test_title, severity, state, failing, control_ids,
 			owner_ids, test_run_id, created_at, resources) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
-		orgID, a.TestID, a.TestTitle, a.Severity, string(state), failing, encodeIDs(a.ControlIDs), encodeIDs(a.OwnerIDs),
+		orgID, a.TestID, a.TestTitle, a.Severity, string(state), failing, encodeList(a.ControlIDs), encodeList(a.OwnerIDs),
 		run.ID, s.t(a.CreatedAt), resources).Scan(&a.ID)
 	if err != nil {
 		return nil, fmt.Errorf("raise alert for test %s: %w", j.test.ID, err)
@@ -119,12 +118,8 @@ func (s *Store) raiseAlert(ctx context.Context, tx *sql.Tx, orgID int64, run *do
 }
 
 // failingResources lists, as the JSON of the alerts table, the first resources failing a
-// test in a run without an exception in force at the run's time.
-func (s *Store) failingResources(ctx context.Context, tx *sql.Tx, orgID int64, at time.Time, j *judged) (string, error) {
-	exceptions, err := s.activeExceptions(ctx, tx, orgID, j.test.ID, at)
-	if err != nil {
-		return "", err
-	}
+// test in a run without one of exceptions, those in force at the run's time.
+func failingResources(j *judged, exceptions map[string]int64) string {
 	out := []domain.AlertResource{}
 	for _, v := range j.verdicts {
 		if len(out) == domain.MaxAlertResources {
@@ -138,11 +133,8 @@ func (s *Store) failingResources(ctx context.Context, tx *sql.Tx, orgID int64, a
 		}
 		out = append(out, domain.AlertResource{Type: j.test.Type, ExternalID: v.ExternalID, Name: v.Name})
 	}
-	b, err := json.Marshal(out)
-	if err != nil {
-		return "", fmt.Errorf("failing resources of test %s: %w", j.test.ID, err)
-	}
-	return string(b), nil
+	b, _ := json.Marshal(out) // a list of strings always encodes
+	return string(b)
 }
 
 // taskText is the title and detail of the task a failing test opens.
@@ -290,26 +282,38 @@ func (s *Store) RevokeException(ctx context.Context, actor domain.Actor, orgID, 
 	return s.revokeException(ctx, actor, orgID, id, "")
 }
 
-const alertSelect = `SELECT id, org_id, test_id, test_title, severity, state, failing, control_ids, owner_ids, test_run_id,
-	created_at, delivered_at FROM alerts`
+// alertColumns are the columns scanAlert reads, in its order.
+const alertColumns = `id, org_id, test_id, test_title, severity, state, failing, control_ids, owner_ids, test_run_id,
+	created_at, delivered_at`
+
+const alertSelect = `SELECT ` + alertColumns + ` FROM alerts`
+
+// scanAlert reads the columns of alertColumns into a, then any more columns into more.
+func scanAlert(rows *sql.Rows, a *domain.Alert, more ...any) error {
+	var controls, owners string
+	var created dbTime
+	var delivered nullTime
+	dest := append([]any{&a.ID, &a.OrgID, &a.TestID, &a.TestTitle, &a.Severity, &a.State, &a.Failing, &controls, &owners,
+		&a.TestRunID, &created, &delivered}, more...)
+	if err := rows.Scan(dest...); err != nil {
+		return err
+	}
+	a.CreatedAt, a.DeliveredAt = created.t, delivered.t
+	if err := json.Unmarshal([]byte(controls), &a.ControlIDs); err != nil {
+		return fmt.Errorf("alert %d: control IDs: %w", a.ID, err)
+	}
+	if err := json.Unmarshal([]byte(owners), &a.OwnerIDs); err != nil {
+		return fmt.Errorf("alert %d: owner IDs: %w", a.ID, err)
+	}
+	return nil
+}
 
 func scanAlerts(rows *sql.Rows) ([]domain.Alert, error) {
 	out := []domain.Alert{}
 	for rows.Next() {
 		var a domain.Alert
-		var controls, owners string
-		var created dbTime
-		var delivered nullTime
-		if err := rows.Scan(&a.ID, &a.OrgID, &a.TestID, &a.TestTitle, &a.Severity, &a.State, &a.Failing, &controls, &owners,
-			&a.TestRunID, &created, &delivered); err != nil {
+		if err := scanAlert(rows, &a); err != nil {
 			return nil, err
-		}
-		a.CreatedAt, a.DeliveredAt = created.t, delivered.t
-		if err := json.Unmarshal([]byte(controls), &a.ControlIDs); err != nil {
-			return nil, fmt.Errorf("alert %d: control IDs: %w", a.ID, err)
-		}
-		if err := json.Unmarshal([]byte(owners), &a.OwnerIDs); err != nil {
-			return nil, fmt.Errorf("alert %d: owner IDs: %w", a.ID, err)
 		}
 		out = append(out, a)
 	}
@@ -431,20 +435,33 @@ func (s *Store) MarkDelivered(ctx context.Context, owner string, alertID int64) 
 	if err != nil {
 		return fmt.Errorf("mark alert %d delivered: %w", alertID, err)
 	}
+	return s.claimHeld(ctx, res, 0, alertID)
+}
+
+// claimHeld reports how an update of an undelivered alert that a claim holds went, from
+// its result: nil when it changed the alert; KindNotFound when the organization (any, for
+// orgID 0) has no such alert; KindConflict when the alert was delivered already or
+// another owner took the claim over.
+func (s *Store) claimHeld(ctx context.Context, res sql.Result, orgID, alertID int64) error {
 	n, err := res.RowsAffected()
 	if err != nil {
-		return fmt.Errorf("mark alert %d delivered: %w", alertID, err)
+		return fmt.Errorf("update alert %d: %w", alertID, err)
 	}
 	if n == 1 {
 		return nil
 	}
+	var a args
+	query := `SELECT delivered_at FROM alerts WHERE id = ` + a.add(alertID)
+	if orgID != 0 {
+		query += ` AND org_id = ` + a.add(orgID)
+	}
 	var delivered nullTime
-	err = s.db.QueryRowContext(ctx, `SELECT delivered_at FROM alerts WHERE id = $1`, alertID).Scan(&delivered)
+	err = s.db.QueryRowContext(ctx, query, a...).Scan(&delivered)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return domain.NotFound("alert")
 	case err != nil:
-		return fmt.Errorf("mark alert %d delivered: %w", alertID, err)
+		return fmt.Errorf("load alert %d: %w", alertID, err)
 	case delivered.t != nil:
 		return domain.Errorf(domain.KindConflict, "alert %d was delivered already", alertID)
 	}
@@ -472,14 +489,12 @@ func scanTask(row interface{ Scan(...any) error }, t *domain.Task) error {
 	return nil
 }
 
-// Tasks lists the organization's tasks matching the filter, newest first.
-func (s *Store) Tasks(ctx context.Context, orgID int64, f domain.TaskFilter) ([]domain.Task, error) {
-	limit, err := listLimit(f.Limit)
-	if err != nil {
-		return nil, err
-	}
-	var a args
+// taskWhere returns the conditions of a task filter other than its limit, over tasks t.
+func taskWhere(a *args, orgID int64, f domain.TaskFilter) string {
 	where := []string{"t.org_id = " + a.add(orgID)}
+	if f.ID != 0 {
+		where = append(where, "t.id = "+a.add(f.ID))
+	}
 	switch {
 	case f.AssigneeID > 0:
 		where = append(where, "t.assignee_id = "+a.add(f.AssigneeID))
@@ -492,7 +507,18 @@ func (s *Store) Tasks(ctx context.Context, orgID int64, f domain.TaskFilter) ([]
 	if !f.IncludeClosed {
 		where = append(where, "t.closed_at IS NULL")
 	}
-	rows, err := s.rdb.QueryContext(ctx, taskSelect+` WHERE `+strings.Join(where, " AND ")+` ORDER BY t.id DESC LIMIT `+a.add(limit), a...)
+	return strings.Join(where, " AND ")
+}
+
+// Tasks lists the organization's tasks matching the filter, newest first.
+func (s *Store) Tasks(ctx context.Context, orgID int64, f domain.TaskFilter) ([]domain.Task, error) {
+	limit, err := listLimit(f.Limit)
+	if err != nil {
+		return nil, err
+	}
+	var a args
+	where := taskWhere(&a, orgID, f)
+	rows, err := s.rdb.QueryContext(ctx, taskSelect+` WHERE `+where+` ORDER BY t.id DESC LIMIT `+a.add(limit), a...)
 	if err != nil {
 		return nil, fmt.Errorf("list tasks: %w", err)
 	}
@@ -557,44 +583,15 @@ func (s *Store) ReleaseAlert(ctx context.Context, owner string, orgID, alertID i
 	if err != nil {
 		return fmt.Errorf("release alert %d: %w", alertID, err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("release alert %d: %w", alertID, err)
-	}
-	if n == 1 {
-		return nil
-	}
-	var delivered nullTime
-	err = s.db.QueryRowContext(ctx, `SELECT delivered_at FROM alerts WHERE org_id = $1 AND id = $2`, orgID, alertID).Scan(&delivered)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return domain.NotFound("alert")
-	case err != nil:
-		return fmt.Errorf("release alert %d: %w", alertID, err)
-	case delivered.t != nil:
-		return domain.Errorf(domain.KindConflict, "alert %d was delivered already", alertID)
-	}
-	return domain.Errorf(domain.KindConflict, "the claim on alert %d was lost", alertID)
+	return s.claimHeld(ctx, res, orgID, alertID)
 }
 
 // CountTasks counts the organization's tasks matching the filter; its Limit is ignored.
 func (s *Store) CountTasks(ctx context.Context, orgID int64, f domain.TaskFilter) (int, error) {
 	var a args
-	where := []string{"org_id = " + a.add(orgID)}
-	switch {
-	case f.AssigneeID > 0:
-		where = append(where, "assignee_id = "+a.add(f.AssigneeID))
-	case f.AssigneeID == -1:
-		where = append(where, "assignee_id IS NULL")
-	}
-	if f.TestID != "" {
-		where = append(where, "test_id = "+a.add(f.TestID))
-	}
-	if !f.IncludeClosed {
-		where = append(where, "closed_at IS NULL")
-	}
+	where := taskWhere(&a, orgID, f)
 	var n int
-	if err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM tasks WHERE `+strings.Join(where, " AND "), a...).Scan(&n); err != nil {
+	if err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM tasks t WHERE `+where, a...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count tasks: %w", err)
 	}
 	return n, nil

@@ -450,52 +450,46 @@ func scanResource(row interface{ Scan(...any) error }, r *domain.Resource) error
 	return nil
 }
 
-// Resources lists the organization's resources matching the filter, by type, then ID.
+// Resources lists the organization's resources matching the filter, by type, then ID;
+// with f.After, those with an ID above it, by ID.
 func (s *Store) Resources(ctx context.Context, orgID int64, f domain.ResourceFilter) ([]domain.Resource, error) {
 	limit, err := listLimit(f.Limit)
 	if err != nil {
 		return nil, err
 	}
 	var a args
-	where := []string{"r.org_id = " + a.add(orgID)}
+	where := s.resourceWhere(&a, orgID, f)
 	if f.Type != "" {
 		where = append(where, "r.type = "+a.add(f.Type))
-	}
-	if f.ConnectionID != 0 {
-		where = append(where, "r.connection_id = "+a.add(f.ConnectionID))
-	}
-	if f.Source != "" {
-		where = append(where, "COALESCE(c.name, r.source) = "+a.add(f.Source))
-	}
-	if q := strings.TrimSpace(f.Query); q != "" {
-		p := a.add("%" + escapeLike(q) + "%")
-		where = append(where, "(r.external_id "+s.d.likeOp()+" "+p+` ESCAPE '\' OR r.name `+s.d.likeOp()+" "+p+` ESCAPE '\')`)
-	}
-	if !f.IncludeGone {
-		where = append(where, "r.gone_at IS NULL")
 	}
 	order := " ORDER BY r.type, r.id"
 	if f.After > 0 {
 		where = append(where, "r.id > "+a.add(f.After))
 		order = " ORDER BY r.id"
 	}
-	rows, err := s.rdb.QueryContext(ctx, resourceSelect+` WHERE `+strings.Join(where, " AND ")+order+` LIMIT `+a.add(limit), a...)
+	rs, err := s.queryResources(ctx, resourceSelect+` WHERE `+strings.Join(where, " AND ")+order+` LIMIT `+a.add(limit), a)
 	if err != nil {
 		return nil, fmt.Errorf("list resources: %w", err)
+	}
+	return rs, nil
+}
+
+// queryResources runs a query of resourceSelect's columns on the read pool.
+func (s *Store) queryResources(ctx context.Context, query string, a args) ([]domain.Resource, error) {
+	rows, err := s.rdb.QueryContext(ctx, query, a...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	out := []domain.Resource{}
 	for rows.Next() {
 		var r domain.Resource
 		if err := scanResource(rows, &r); err != nil {
-			return nil, fmt.Errorf("list resources: %w", err)
+			return nil, err
 		}
 		out = append(out, r)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list resources: %w", err)
-	}
-	return out, nil
+	return out, rows.Err()
 }
 
 // Resource returns one of the organization's resources.

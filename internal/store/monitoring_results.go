@@ -175,13 +175,31 @@ func (s *Store) resourceNames(ctx context.Context, orgID int64, typ string) (map
 // exceptionKey identifies the resource of a test an exception covers.
 func exceptionKey(testID, externalID string) string { return testID + "\x00" + externalID }
 
+// except marks v excepted when it is a failure that one of exceptions, as
+// activeExceptions returns them, covers.
+func except(v *domain.Verdict, exceptions map[string]int64) {
+	if v.Status != domain.ResultFail {
+		return
+	}
+	if id, ok := exceptions[exceptionKey(v.TestID, v.ExternalID)]; ok {
+		v.Status, v.ExceptionID = domain.ResultExcepted, &id
+	}
+}
+
+// inForce is the condition that an exception, a row of exceptions named by prefix ("" or
+// such as "e."), is in force at the time of the parameter p: created, neither expired nor
+// revoked.
+func inForce(prefix, p string) string {
+	return prefix + "created_at <= " + p + " AND " + prefix + "expires_at > " + p +
+		" AND (" + prefix + "revoked_at IS NULL OR " + prefix + "revoked_at > " + p + ")"
+}
+
 // activeExceptions returns the organization's exceptions in force at time at, by test and
 // external ID.
 func (s *Store) activeExceptions(ctx context.Context, q querier, orgID int64, testID string, at time.Time) (map[string]int64, error) {
 	var a args
 	query := `SELECT id, test_id, external_id FROM exceptions WHERE org_id = ` + a.add(orgID) +
-		` AND created_at <= ` + a.add(s.t(at)) + ` AND expires_at > ` + a.add(s.t(at)) +
-		` AND (revoked_at IS NULL OR revoked_at > ` + a.add(s.t(at)) + `)`
+		` AND ` + inForce("", a.add(s.t(at)))
 	if testID != "" {
 		query += ` AND test_id = ` + a.add(testID)
 	}
@@ -424,7 +442,7 @@ func (s *Store) updateCurrent(ctx context.Context, tx *sql.Tx, orgID int64, run 
 		if state == "" {
 			continue
 		}
-		a, err := s.raiseAlert(ctx, tx, orgID, run, j, state, failing, owners)
+		a, err := s.raiseAlert(ctx, tx, orgID, run, j, state, failing, owners, exceptions)
 		if err != nil {
 			return nil, err
 		}
@@ -795,11 +813,7 @@ func (s *Store) TestVerdicts(ctx context.Context, orgID int64, testID string, no
 	}
 	kept := out[:0]
 	for _, v := range out {
-		if v.Status == domain.ResultFail {
-			if id, ok := exceptions[exceptionKey(testID, v.ExternalID)]; ok {
-				v.Status, v.ExceptionID = domain.ResultExcepted, &id
-			}
-		}
+		except(&v, exceptions)
 		if f.Status == "" || v.Status == f.Status {
 			kept = append(kept, v)
 		}
@@ -839,11 +853,7 @@ func (s *Store) RunVerdicts(ctx context.Context, orgID, runID int64, testID stri
 	out := make([]domain.Verdict, len(stored))
 	for i, v := range stored {
 		out[i] = domain.Verdict{TestID: testID, ExternalID: v.ID, Name: v.Name, Status: domain.ResultStatus(v.Status), Message: v.Message}
-		if out[i].Status == domain.ResultFail {
-			if id, ok := exceptions[exceptionKey(testID, v.ID)]; ok {
-				out[i].Status, out[i].ExceptionID = domain.ResultExcepted, &id
-			}
-		}
+		except(&out[i], exceptions)
 	}
 	verdictOrder(out)
 	return out, nil

@@ -184,10 +184,15 @@ func (f *fixture) summary(tb testing.TB) domain.TestSummary {
 	return *sum
 }
 
+// tasks lists the organization's tasks matching filter, and checks that CountTasks
+// counts as many.
 func (f *fixture) tasks(tb testing.TB, filter domain.TaskFilter) []domain.Task {
 	tb.Helper()
 	ts, err := f.s.Tasks(ctx, f.org.ID, filter)
 	must(tb, "Tasks", err)
+	if n, err := f.s.CountTasks(ctx, f.org.ID, filter); err != nil || n != len(ts) {
+		tb.Errorf("CountTasks(%+v) = %d, %v; want %d, as Tasks lists", filter, n, err, len(ts))
+	}
 	return ts
 }
 
@@ -228,6 +233,22 @@ func TestTestResultsAlertsAndTasks(t *testing.T) {
 		}
 		if got := f.tasks(t, domain.TaskFilter{}); len(got) != 2 {
 			t.Errorf("open tasks = %d; want one per owner", len(got))
+		}
+		for _, tc := range []struct {
+			filter domain.TaskFilter
+			want   int
+		}{
+			{domain.TaskFilter{TestID: f.test.ID}, 2},
+			{domain.TaskFilter{TestID: "another-test"}, 0},
+			{domain.TaskFilter{AssigneeID: -1}, 0},
+			{domain.TaskFilter{AssigneeID: f.ben.ID, TestID: f.test.ID}, 1},
+			{domain.TaskFilter{ID: annTasks[0].ID}, 1},
+			{domain.TaskFilter{ID: annTasks[0].ID, AssigneeID: f.ann.ID}, 1},
+			{domain.TaskFilter{ID: annTasks[0].ID, AssigneeID: f.ben.ID}, 0},
+		} {
+			if got := f.tasks(t, tc.filter); len(got) != tc.want {
+				t.Errorf("Tasks(%+v) = %d tasks; want %d", tc.filter, len(got), tc.want)
+			}
 		}
 		sum = f.summary(t)
 		if sum.Status != domain.ResultFail || sum.Failed != 2 || sum.Passed != 1 || !sum.Since.Equal(f.clk.t) || sum.LastRunID != run2.ID {

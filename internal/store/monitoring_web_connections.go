@@ -56,24 +56,12 @@ func (s *Store) BrowseResources(ctx context.Context, orgID int64, f domain.Resou
 		t := a.add(afterType)
 		where = append(where, "(r.type > "+t+" OR (r.type = "+t+" AND r.id > "+a.add(f.After)+"))")
 	}
-	rows, err := s.rdb.QueryContext(ctx, resourceSelect+` WHERE `+strings.Join(where, " AND ")+
-		` ORDER BY r.type, r.id LIMIT `+a.add(limit), a...)
+	rs, err := s.queryResources(ctx, resourceSelect+` WHERE `+strings.Join(where, " AND ")+
+		` ORDER BY r.type, r.id LIMIT `+a.add(limit), a)
 	if err != nil {
 		return nil, fmt.Errorf("browse resources: %w", err)
 	}
-	defer rows.Close()
-	out := []domain.Resource{}
-	for rows.Next() {
-		var r domain.Resource
-		if err := scanResource(rows, &r); err != nil {
-			return nil, fmt.Errorf("browse resources: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("browse resources: %w", err)
-	}
-	return out, nil
+	return rs, nil
 }
 
 // ResourceCounts counts the organization's resources matching the filter per type, by
@@ -105,12 +93,10 @@ func (s *Store) ResourceCounts(ctx context.Context, orgID int64, f domain.Resour
 // ResourceSources counts the organization's resources per source (a connection's name, or
 // the push client's or import's), current ones only unless includeGone.
 func (s *Store) ResourceSources(ctx context.Context, orgID int64, includeGone bool) (map[string]int, error) {
-	q := `SELECT COALESCE(c.name, r.source), count(*) FROM resources r LEFT JOIN connections c ON c.id = r.connection_id
-		WHERE r.org_id = $1`
-	if !includeGone {
-		q += ` AND r.gone_at IS NULL`
-	}
-	rows, err := s.rdb.QueryContext(ctx, q+` GROUP BY COALESCE(c.name, r.source)`, orgID)
+	var a args
+	where := s.resourceWhere(&a, orgID, domain.ResourceFilter{IncludeGone: includeGone})
+	rows, err := s.rdb.QueryContext(ctx, `SELECT COALESCE(c.name, r.source), count(*) FROM resources r LEFT JOIN connections c ON c.id = r.connection_id
+		WHERE `+strings.Join(where, " AND ")+` GROUP BY COALESCE(c.name, r.source)`, a...)
 	if err != nil {
 		return nil, fmt.Errorf("count resources per source: %w", err)
 	}
@@ -230,12 +216,7 @@ func (s *Store) ResourceVerdicts(ctx context.Context, orgID int64, typ, external
 		return nil, err
 	}
 	for i := range out {
-		if out[i].Status != domain.ResultFail {
-			continue
-		}
-		if id, ok := exceptions[exceptionKey(out[i].TestID, externalID)]; ok {
-			out[i].Status, out[i].ExceptionID = domain.ResultExcepted, &id
-		}
+		except(&out[i], exceptions)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].TestID < out[j].TestID })
 	verdictOrder(out)

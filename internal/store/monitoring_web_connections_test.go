@@ -85,6 +85,12 @@ func TestBrowseResources(t *testing.T) {
 				if diff := cmp.Diff(tt.want, keys(rs)); diff != "" {
 					t.Errorf("BrowseResources(%+v) (-want +got):\n%s", tt.f, diff)
 				}
+				// Resources filters alike.
+				rs, err = s.Resources(ctx, org.ID, tt.f)
+				must(t, "Resources", err)
+				if diff := cmp.Diff(tt.want, keys(rs)); diff != "" {
+					t.Errorf("Resources(%+v) (-want +got):\n%s", tt.f, diff)
+				}
 			})
 		}
 		if _, err := s.BrowseResources(ctx, org.ID, domain.ResourceFilter{Limit: -1}, ""); domain.FieldOf(err) != "limit" {

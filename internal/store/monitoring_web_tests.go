@@ -25,9 +25,9 @@ const (
 // maxRevokeReason bounds the reason given for revoking an exception.
 const maxRevokeReason = 2000
 
-// externalIDChunk is how many external IDs one query of ResourcesByExternalID asks for,
-// well under both engines' limits on parameters.
-const externalIDChunk = 500
+// inListChunk is how many values one IN list of ResourcesByExternalID and ExceptionEvents
+// holds, well under both engines' limits on parameters.
+const inListChunk = 500
 
 // ResourcesByExternalID returns the organization's current (not gone) resources of a type
 // with the given external IDs, by external ID: the verdicts of tests name resources by
@@ -37,7 +37,7 @@ const externalIDChunk = 500
 func (s *Store) ResourcesByExternalID(ctx context.Context, orgID int64, typ string, externalIDs []string) (map[string]domain.Resource, error) {
 	out := map[string]domain.Resource{}
 	for len(externalIDs) > 0 {
-		chunk := externalIDs[:min(len(externalIDs), externalIDChunk)]
+		chunk := externalIDs[:min(len(externalIDs), inListChunk)]
 		externalIDs = externalIDs[len(chunk):]
 		var a args
 		marks := make([]string, len(chunk))
@@ -144,8 +144,7 @@ func (s *Store) ExceptionsInState(ctx context.Context, orgID int64, state string
 	switch state {
 	case "":
 	case ExceptionActive:
-		p := a.add(s.t(at))
-		where = append(where, "e.created_at <= "+p, "e.expires_at > "+p, "(e.revoked_at IS NULL OR e.revoked_at > "+p+")")
+		where = append(where, inForce("e.", a.add(s.t(at))))
 	case ExceptionExpired:
 		p := a.add(s.t(at))
 		where = append(where, "e.expires_at <= "+p, "(e.revoked_at IS NULL OR e.revoked_at > "+p+")")
@@ -179,7 +178,7 @@ func (s *Store) ExceptionsInState(ctx context.Context, orgID int64, state string
 func (s *Store) ExceptionEvents(ctx context.Context, orgID int64, ids []int64) ([]domain.Event, error) {
 	out := []domain.Event{}
 	for len(ids) > 0 {
-		chunk := ids[:min(len(ids), externalIDChunk)]
+		chunk := ids[:min(len(ids), inListChunk)]
 		ids = ids[len(chunk):]
 		var a args
 		marks := make([]string, len(chunk))

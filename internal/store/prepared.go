@@ -7,15 +7,51 @@ import (
 	"sync"
 )
 
-// readStmts keeps prepared statements on the SQLite read pool for the queries asked on
-// every request: the session, the member, the organization's version. Parsing and
-// planning such a query costs SQLite more than running it; a prepared statement is parsed
-// once per connection of the pool, which database/sql keeps it ready on. PostgreSQL needs
-// none of this: its driver caches the statements of every query by itself.
-type readStmts struct {
+// stmtCache keeps prepared statements by key until the store closes. The store keeps
+// two: the read pool's hottest reads (readStmt) and the writer's bulk inserts
+// (bulk.go), both on SQLite only.
+type stmtCache[K comparable] struct {
 	mu     sync.Mutex
-	m      map[string]*sql.Stmt
+	m      map[K]*sql.Stmt
 	closed bool
+}
+
+// get returns the statement kept under k, or nil, and whether another may still be kept:
+// the cache is open and holds fewer than limit.
+func (c *stmtCache[K]) get(k K, limit int) (st *sql.Stmt, room bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[k], !c.closed && len(c.m) < limit
+}
+
+// keep keeps st under k and returns it. When another statement was kept under k
+// meanwhile, or the cache is closed, it closes st and returns the one kept (nil when
+// closed).
+func (c *stmtCache[K]) keep(k K, st *sql.Stmt) *sql.Stmt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if have, ok := c.m[k]; ok || c.closed {
+		st.Close()
+		return have
+	}
+	if c.m == nil {
+		c.m = map[K]*sql.Stmt{}
+	}
+	c.m[k] = st
+	return st
+}
+
+// close closes the kept statements; later calls run unprepared.
+func (c *stmtCache[K]) close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	var errs []error
+	for k, st := range c.m {
+		errs = append(errs, st.Close())
+		delete(c.m, k)
+	}
+	return errors.Join(errs...)
 }
 
 // maxReadStmts bounds the statements kept. The queries that use them are constants, so
@@ -25,38 +61,24 @@ const maxReadStmts = 64
 // readStmt returns the read pool's prepared statement for query, preparing it the first
 // time; nil when the engine caches statements itself, when the cache is full or closed,
 // or when preparing failed, in which case the caller runs the query unprepared and meets
-// the same error there.
+// the same error there. It serves the queries asked on every request: the session, the
+// member, the organization's version. Parsing and planning such a query costs SQLite more
+// than running it; a prepared statement is parsed once per connection of the pool, which
+// database/sql keeps it ready on. PostgreSQL needs none of this: its driver caches the
+// statements of every query by itself.
 func (s *Store) readStmt(ctx context.Context, query string) *sql.Stmt {
 	if s.d.name() != "sqlite" {
 		return nil
 	}
-	c := &s.stmts
-	c.mu.Lock()
-	st, ok := c.m[query]
-	full := c.closed || len(c.m) >= maxReadStmts
-	c.mu.Unlock()
-	if ok {
+	st, room := s.stmts.get(query, maxReadStmts)
+	if st != nil || !room {
 		return st
-	}
-	if full {
-		return nil
 	}
 	st, err := s.rdb.PrepareContext(ctx, query)
 	if err != nil {
 		return nil
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if have, ok := c.m[query]; ok || c.closed {
-		// Another request prepared it meanwhile, or the store is closing.
-		st.Close()
-		return have
-	}
-	if c.m == nil {
-		c.m = map[string]*sql.Stmt{}
-	}
-	c.m[query] = st
-	return st
+	return s.stmts.keep(query, st)
 }
 
 // readRow runs a query that returns at most one row on the read pool, prepared on SQLite.
@@ -73,17 +95,4 @@ func (s *Store) readRows(ctx context.Context, query string, args ...any) (*sql.R
 		return st.QueryContext(ctx, args...)
 	}
 	return s.rdb.QueryContext(ctx, query, args...)
-}
-
-// close closes the prepared statements; later reads run unprepared.
-func (c *readStmts) close() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.closed = true
-	var errs []error
-	for q, st := range c.m {
-		errs = append(errs, st.Close())
-		delete(c.m, q)
-	}
-	return errors.Join(errs...)
 }

@@ -44,9 +44,9 @@ type Store struct {
 	appending sync.Map
 
 	// stmts keeps the read pool's prepared statements for the hottest reads (prepared.go).
-	stmts readStmts
+	stmts stmtCache[string]
 	// bulk keeps the writer's prepared bulk inserts (bulk.go).
-	bulk bulkStmts
+	bulk stmtCache[bulkKey]
 
 	// ckpt checkpoints SQLite's write-ahead log in the background (checkpointer.go); nil
 	// on PostgreSQL.

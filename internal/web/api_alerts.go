@@ -87,10 +87,13 @@ func (s *Server) apiAlerts(w http.ResponseWriter, r *http.Request, p *principal)
 			return domain.Invalid("before", "must be an alert ID")
 		}
 	}
+	f.Limit = 100
 	if v := q.Get("limit"); v != "" {
 		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 1 {
 			return domain.Invalid("limit", "must be a positive number")
 		}
+		// The store returns no more than 1000: a full page is 1000 long.
+		f.Limit = min(f.Limit, 1000)
 	}
 	details, err := st.AlertDetails(r.Context(), p.Org.ID, f)
 	if err != nil {
@@ -100,12 +103,8 @@ func (s *Server) apiAlerts(w http.ResponseWriter, r *http.Request, p *principal)
 	for i, d := range details {
 		out[i] = toAPIAlert(d)
 	}
-	limit := f.Limit
-	if limit == 0 {
-		limit = 100
-	}
 	var next *int64
-	if n := len(details); n > 0 && n == limit {
+	if n := len(details); n > 0 && n == f.Limit {
 		id := details[n-1].ID
 		next = &id
 	}

@@ -78,59 +78,46 @@ type apiConnection struct {
 }
 
 // toAPIConnection describes a connection, opening its configuration to show its settings.
-func (s *Server) toAPIConnection(ctx context.Context, c *domain.Connection, resources int) (apiConnection, error) {
-	k := kindOf(c.Kind)
+func (s *Server) toAPIConnection(ctx context.Context, row connectionRow) (apiConnection, error) {
+	c := &row.Connection
 	out := apiConnection{
 		ID: c.ID, Kind: c.Kind, Name: c.Name, IntervalSeconds: int64(c.Interval / time.Second), Enabled: c.Enabled,
 		NextRunAt: c.NextRunAt, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Settings: map[string]any{},
-		Credentials: apiCredentials{Fields: []string{}}, Resources: resources,
+		Credentials: apiCredentials{Fields: []string{}}, Resources: row.Resources,
 	}
 	if c.LastRun != nil {
 		r := toAPIRun(c.LastRun)
 		out.LastRun = &r
 	}
-	cfg, err := s.openConfig(ctx, c)
-	switch {
-	case err == nil:
-		out.Settings = settingsOf(k, cfg)
-		if keys := credentialKeys(k, cfg); keys != nil {
-			out.Credentials.Fields = keys
-		}
-		out.Credentials.Set = len(out.Credentials.Fields) > 0
-	case domain.KindOf(err) == domain.KindNotFound:
+	cs, err := s.configStateOf(ctx, c)
+	if err != nil {
 		return out, err
-	default:
-		s.log.Warn("open connection configuration", "org_id", c.OrgID, "connection_id", c.ID, "err", err)
+	}
+	out.Credentials.UpdatedAt = cs.SetAt
+	if !cs.Readable {
 		out.Credentials.Set = true
 		out.Credentials.Error = "the configuration cannot be opened with this server's credential key; send the credentials again"
+		return out, nil
 	}
-	if out.Credentials.UpdatedAt, err = s.credentialsSetAt(ctx, c); err != nil {
-		return out, err
+	out.Settings = cs.Settings
+	if cs.Credentials != nil {
+		out.Credentials.Fields = cs.Credentials
 	}
+	out.Credentials.Set = len(cs.Credentials) > 0
 	return out, nil
 }
 
 func (s *Server) apiConnections(w http.ResponseWriter, r *http.Request, p *principal) error {
-	st, err := s.connStore()
-	if err != nil {
-		return err
-	}
 	ctx := r.Context()
-	list, err := st.Connections(ctx, p.Org.ID)
+	rows, err := s.connectionRows(ctx, p.Org.ID)
 	if err != nil {
 		return err
 	}
-	counts, err := st.ConnectionResourceCounts(ctx, p.Org.ID)
-	if err != nil {
-		return err
-	}
-	out := make([]apiConnection, 0, len(list))
-	for i := range list {
-		c, err := s.toAPIConnection(ctx, &list[i], counts[list[i].ID])
-		if err != nil {
+	out := make([]apiConnection, len(rows))
+	for i, row := range rows {
+		if out[i], err = s.toAPIConnection(ctx, row); err != nil {
 			return err
 		}
-		out = append(out, c)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"connections": out, "kinds": s.apiKinds()})
 	return nil
@@ -196,11 +183,11 @@ func (s *Server) writeConnection(w http.ResponseWriter, r *http.Request, p *prin
 	if err != nil {
 		return err
 	}
-	counts, err := st.ConnectionResourceCounts(ctx, p.Org.ID)
+	row, err := s.connectionRowOf(ctx, c)
 	if err != nil {
 		return err
 	}
-	out, err := s.toAPIConnection(ctx, c, counts[c.ID])
+	out, err := s.toAPIConnection(ctx, row)
 	if err != nil {
 		return err
 	}
@@ -391,13 +378,11 @@ func (s *Server) apiConnectionRuns(w http.ResponseWriter, r *http.Request, p *pr
 		return err
 	}
 	f := domain.RunFilter{ConnectionID: c.ID}
-	if f.Before, err = queryBefore(r); err != nil {
+	if f.Before, err = beforeID(r.URL.Query().Get("before")); err != nil {
 		return err
 	}
-	if v := r.URL.Query().Get("limit"); v != "" {
-		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 1 {
-			return domain.Invalid("limit", "must be a positive number")
-		}
+	if f.Limit, err = apiLimit(r); err != nil {
+		return err
 	}
 	runs, err := st.ConnectionRuns(r.Context(), p.Org.ID, f)
 	if err != nil {
@@ -407,12 +392,8 @@ func (s *Server) apiConnectionRuns(w http.ResponseWriter, r *http.Request, p *pr
 	for i := range runs {
 		out[i] = toAPIRun(&runs[i])
 	}
-	limit := f.Limit
-	if limit == 0 {
-		limit = 100
-	}
 	var next *int64
-	if n := len(runs); n > 0 && n == min(limit, 1000) {
+	if n := len(runs); n > 0 && n == f.Limit {
 		id := runs[n-1].ID
 		next = &id
 	}
@@ -492,9 +473,9 @@ func (s *Server) apiImport(w http.ResponseWriter, r *http.Request, p *principal)
 	if out.IgnoredColumns == nil {
 		out.IgnoredColumns = []string{}
 	}
-	if run := res.TestRun; run != nil {
-		out.TestRun = &apiTestRun{ID: run.ID, At: run.At, Tests: run.Tests, Passing: run.Passing, Failing: run.Failing,
-			Erroring: run.Erroring, NoData: run.NoData}
+	if res.TestRun != nil {
+		run := toAPITestRun(res.TestRun)
+		out.TestRun = &run
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

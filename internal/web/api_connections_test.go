@@ -145,6 +145,10 @@ func TestAPIConnections(t *testing.T) {
 	if c.Settings["org_url"] != url || !c.Credentials.Set {
 		t.Errorf("after replacing the token = %+v; want the settings kept", c)
 	}
+	if evs, err := f.st.Events(ctx, f.acme.ID, domain.EventFilter{Subject: fmt.Sprintf("connection:%d", c.ID), Limit: 1}); err != nil || len(evs) != 1 ||
+		!c.Credentials.UpdatedAt.Equal(evs[0].At) || !c.Credentials.UpdatedAt.After(before) {
+		t.Errorf("after replacing the token, credentials.updated_at = %v; want the time of the change, %v, after %v", c.Credentials.UpdatedAt, evs, before)
+	}
 	if got := decode[apiConnection](t, f.call(t, "GET", cp, "viewer", ""), 200); got.Name != "Okta" {
 		t.Errorf("GET %s = %+v", cp, got)
 	}
@@ -179,6 +183,16 @@ func TestAPIConnections(t *testing.T) {
 	}
 	if rec := f.call(t, "GET", cp+"/runs?before=x", "viewer", ""); apiErrorOf(t, rec).Field != "before" {
 		t.Errorf("GET runs?before=x = %d %s; want an error for before", rec.Code, rec.Body)
+	}
+	page := decode[struct {
+		Runs       []apiConnectionRun
+		NextBefore *int64 `json:"next_before"`
+	}](t, f.call(t, "GET", cp+"/runs?limit=1", "viewer", ""), 200)
+	if len(page.Runs) != 1 || page.NextBefore == nil || *page.NextBefore != run.ID {
+		t.Errorf("GET %s/runs?limit=1 = %+v; want a full page, with the cursor of run %d", cp, page, run.ID)
+	}
+	if rec := f.call(t, "GET", cp+"/runs?limit=5000", "viewer", ""); rec.Code != 400 || apiErrorOf(t, rec).Field != "limit" {
+		t.Errorf("GET runs?limit=5000 = %d %s; want an error for limit", rec.Code, rec.Body)
 	}
 	got := decode[apiConnection](t, f.call(t, "GET", cp, "viewer", ""), 200)
 	if got.LastRun == nil || got.LastRun.ID != run.ID || got.Resources != 2 {
@@ -273,6 +287,37 @@ func TestAPIResourcesAndTypes(t *testing.T) {
 	if _, ok := found["custom.NAME"]; !ok {
 		t.Errorf("GET /resource-types lacks the open custom type")
 	}
+}
+
+// TestAPIConnectionUnreadableConfig: a configuration sealed with another credential key
+// is described as set but unreadable, and the whole configuration replaces it.
+func TestAPIConnectionUnreadableConfig(t *testing.T) {
+	f := newConnAPIFixture(t)
+	conn := f.env.addConnection(t, f.st, f.acme.ID, "Directory")
+	f.env.svc.Sealer = newSealer(t)
+	cp, url := fmt.Sprintf("/api/v1/connections/%d", conn.ID), f.env.okta.srv.URL
+
+	got := decode[apiConnection](t, f.call(t, "GET", cp, "viewer", ""), 200)
+	if !got.Credentials.Set || !strings.Contains(got.Credentials.Error, "send the credentials again") || len(got.Credentials.Fields) != 0 ||
+		len(got.Settings) != 0 || got.Credentials.UpdatedAt.IsZero() {
+		t.Errorf("GET %s = %+v; want credentials set but unreadable, no settings", cp, got)
+	}
+	list := decode[struct{ Connections []apiConnection }](t, f.call(t, "GET", "/api/v1/connections", "viewer", ""), 200)
+	if len(list.Connections) != 1 || list.Connections[0].Credentials.Error == "" {
+		t.Errorf("GET /connections = %+v; want the connection, unreadable", list)
+	}
+	rec := f.call(t, "PATCH", cp, "member", fmt.Sprintf(`{"settings":{"org_url":%q}}`, url))
+	if e := apiErrorOf(t, rec); rec.Code != 400 || e.Field != "credentials.api_token" {
+		t.Errorf("PATCH of the settings alone = %d %+v; want 400 for credentials.api_token", rec.Code, e)
+	}
+	got = decode[apiConnection](t, f.call(t, "PATCH", cp, "member", fmt.Sprintf(`{"settings":{"org_url":%q},"credentials":{"api_token":%q}}`, url, connToken2)), 200)
+	if got.Credentials.Error != "" || !got.Credentials.Set || got.Settings["org_url"] != url {
+		t.Errorf("PATCH of the whole configuration = %+v; want it readable again", got)
+	}
+	if !strings.Contains(f.env.logs.String(), "open connection configuration") {
+		t.Errorf("logs = %q; want the configuration that cannot be opened logged", f.env.logs.String())
+	}
+	noSecrets(t, "the logs", f.env.logs.String())
 }
 
 // rawImport posts a file as the raw body of /imports.
@@ -374,6 +419,16 @@ func TestAPIPushLarge(t *testing.T) {
 	var res struct{ Added int }
 	if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &res) != nil || res.Added != n {
 		t.Fatalf("POST /resources with %d bytes = %d %s; want %d added", b.Len(), rec.Code, excerptJSON(rec.Body), n)
+	}
+	page := decode[struct {
+		Resources []apiResource
+		NextAfter *int64 `json:"next_after"`
+	}](t, f.call(t, "GET", "/api/v1/resources?type=custom.laptop&limit=1000", "viewer", ""), 200)
+	if len(page.Resources) != 1000 || page.NextAfter == nil || *page.NextAfter != page.Resources[999].ID {
+		t.Errorf("GET /resources?limit=1000 = %d resources, next_after %v; want 1000 and the cursor of the last", len(page.Resources), page.NextAfter)
+	}
+	if rec := f.call(t, "GET", "/api/v1/resources?type=custom.laptop&limit=5000", "viewer", ""); rec.Code != 400 || apiErrorOf(t, rec).Field != "limit" {
+		t.Errorf("GET /resources?limit=5000 = %d %s; want an error for limit, not a page cut short without a cursor", rec.Code, excerptJSON(rec.Body))
 	}
 
 	f.srv.cfg.MaxUpload = 1 << 20

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/evidenthq/evident/internal/collect"
 	"github.com/evidenthq/evident/internal/domain"
 	"github.com/evidenthq/evident/internal/monitor"
 )
@@ -80,10 +82,8 @@ func (s *Server) apiResources(w http.ResponseWriter, r *http.Request, p *princip
 			return domain.Invalid("after", "must be a resource ID")
 		}
 	}
-	if v := q.Get("limit"); v != "" {
-		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 1 {
-			return domain.Invalid("limit", "must be a positive number")
-		}
+	if f.Limit, err = apiLimit(r); err != nil {
+		return err
 	}
 	rs, err := mon.Resources(r.Context(), p.Org.ID, f)
 	if err != nil {
@@ -96,11 +96,7 @@ func (s *Server) apiResources(w http.ResponseWriter, r *http.Request, p *princip
 	// Pages follow each other by ID, which is the order of a listing of one type or of
 	// one that starts after an ID.
 	var next *int64
-	limit := f.Limit
-	if limit == 0 {
-		limit = 100
-	}
-	if n := len(rs); n > 0 && n == limit && (f.Type != "" || f.After > 0) {
+	if n := len(rs); n > 0 && n == f.Limit && (f.Type != "" || f.After > 0) {
 		id := rs[n-1].ID
 		next = &id
 	}
@@ -137,23 +133,30 @@ func (s *Server) apiPushResources(w http.ResponseWriter, r *http.Request, p *pri
 	for i := range in.Resources {
 		in.Resources[i].Connection = in.Source
 	}
-	sum, run, err := s.cfg.Collect.PushResources(r.Context(), p.Actor(), p.Org.ID, in.Source, in.Resources, in.Replace)
-	if run == nil && err != nil && sum == (domain.UpsertSummary{}) {
-		return err
-	}
+	sum, run, err := s.pushResources(r.Context(), p, in.Source, in.Resources, in.Replace)
 	if err != nil {
-		// The resources are stored; the tests will judge them at the next run.
-		s.logError(r, err)
+		return err
 	}
 	out := map[string]any{
 		"added": sum.Added, "changed": sum.Changed, "unchanged": sum.Unchanged, "gone": sum.Gone, "test_run": nil,
 	}
 	if run != nil {
-		out["test_run"] = apiTestRun{ID: run.ID, At: run.At, Tests: run.Tests, Passing: run.Passing, Failing: run.Failing,
-			Erroring: run.Erroring, NoData: run.NoData}
+		out["test_run"] = toAPITestRun(run)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// pushResources stores resources sent through the API or imported under their source,
+// then runs the tests. It fails only when nothing was stored: when the tests cannot run
+// after, the failure is logged, the run is nil, and the next run judges the resources.
+func (s *Server) pushResources(ctx context.Context, p *principal, source string, rs []monitor.Resource, replace bool) (domain.UpsertSummary, *domain.TestRun, error) {
+	sum, run, err := s.cfg.Collect.PushResources(ctx, p.Actor(), p.Org.ID, source, rs, replace)
+	if notRun := (*collect.TestsNotRunError)(nil); errors.As(err, &notRun) {
+		s.log.Error("run tests after storing resources", "org_id", p.Org.ID, "source", source, "err", notRun.Err)
+		return sum, nil, nil
+	}
+	return sum, run, err
 }
 
 // apiTest is a test as the API lists it: its definition, whether it is enabled, and its
@@ -356,16 +359,7 @@ func (s *Server) apiResourceVersions(w http.ResponseWriter, r *http.Request, p *
 	if err != nil {
 		return err
 	}
-	st, err := s.connStore()
-	if err != nil {
-		return err
-	}
-	ctx := r.Context()
-	versions, err := st.ResourceVersions(ctx, p.Org.ID, res.ID)
-	if err != nil {
-		return err
-	}
-	runs, pushes, err := st.ResourceOrigins(ctx, p.Org.ID, res.ID)
+	versions, err := s.resourceHistory(r.Context(), p.Org.ID, res.ID, 0)
 	if err != nil {
 		return err
 	}
@@ -375,19 +369,12 @@ func (s *Server) apiResourceVersions(w http.ResponseWriter, r *http.Request, p *
 		if len(attrs) == 0 {
 			attrs = json.RawMessage("{}")
 		}
-		a := apiResourceVersion{Version: v.Version, Name: v.Name, Attributes: attrs, Hash: v.Hash, ObservedAt: v.ObservedAt, Changes: []attrChange{}}
-		if i+1 < len(versions) {
-			if changes, _ := diffVersions(versions[i+1], v); changes != nil {
-				a.Changes = changes
-			}
+		changes := v.Changes
+		if changes == nil {
+			changes = []attrChange{}
 		}
-		if id, ok := runs[v.Version]; ok {
-			a.ConnectionRunID = &id
-		}
-		if idx, ok := pushes[v.Version]; ok {
-			a.LedgerIndex = &idx
-		}
-		out[i] = a
+		out[i] = apiResourceVersion{Version: v.Version, Name: v.Name, Attributes: attrs, Hash: v.Hash, ObservedAt: v.ObservedAt,
+			Changes: changes, ConnectionRunID: v.RunID, LedgerIndex: v.LedgerIndex}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"versions": out})
 	return nil

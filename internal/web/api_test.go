@@ -3,7 +3,6 @@ package web
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -646,15 +645,10 @@ func (f *apiFixture) globexMonitoring(tb testing.TB, env *connEnv) *globexObject
 // and may reach no private address.
 func withNotifier(tb testing.TB, f *apiFixture) {
 	tb.Helper()
-	key := make([]byte, collect.SecretKeySize)
-	_, _ = rand.Read(key)
-	sealer, err := collect.NewSealer(key)
-	if err != nil {
-		tb.Fatal(err)
-	}
 	g := &alert.Guard{}
 	cfg := f.srv.cfg
-	cfg.Notifier = &collect.Notifier{Store: f.st, Sealer: sealer, Dispatcher: alert.NewDispatcher(g, nil), Guard: g, Owner: "tenancy-test"}
+	cfg.Notifier = &collect.Notifier{Store: f.st, Sealer: newSealer(tb), Dispatcher: alert.NewDispatcher(g, nil), Guard: g, Owner: "tenancy-test"}
+	var err error
 	if f.srv, err = New(cfg); err != nil {
 		tb.Fatal(err)
 	}

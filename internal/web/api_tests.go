@@ -100,30 +100,12 @@ func (in *apiTestInput) test() monitor.Test {
 		RemediationSnippet: in.RemediationSnippet, Controls: in.Controls, Params: in.Params}
 }
 
-// saveTest compiles a test, so that a bad expression is refused with its field and
-// position and nothing is saved, and stores it as a new test or in place of one.
+// saveTest stores a test as saveCustomTest does and reads it back with its outcome.
 func (s *Server) saveTest(r *http.Request, p *principal, t monitor.Test, replace bool) (*testEntry, error) {
-	_, mon, err := s.testService()
-	if err != nil {
+	if _, err := s.saveCustomTest(r.Context(), p, t, replace); err != nil {
 		return nil, err
 	}
-	if _, err := monitor.Compile(t); err != nil {
-		return nil, err
-	}
-	def, err := testDefinition(t)
-	if err != nil {
-		return nil, err
-	}
-	ctx := r.Context()
-	if replace {
-		_, err = mon.UpdateCustomTest(ctx, p.Actor(), p.Org.ID, t.ID, def)
-	} else {
-		_, err = mon.CreateCustomTest(ctx, p.Actor(), p.Org.ID, def)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return s.loadTest(ctx, p.Org.ID, t.ID)
+	return s.loadTest(r.Context(), p.Org.ID, t.ID)
 }
 
 func (s *Server) apiTest(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -442,6 +424,7 @@ func (s *Server) apiTestHistory(w http.ResponseWriter, r *http.Request, p *princ
 	return nil
 }
 
+// toAPITestRun is a test run's counts as the API shows them.
 func toAPITestRun(run *domain.TestRun) apiTestRun {
 	return apiTestRun{ID: run.ID, At: run.At, Tests: run.Tests, Passing: run.Passing, Failing: run.Failing,
 		Erroring: run.Erroring, NoData: run.NoData}
@@ -532,10 +515,6 @@ func (s *Server) apiExceptions(w http.ResponseWriter, r *http.Request, p *princi
 		return err
 	}
 	q := r.URL.Query()
-	state := q.Get("state")
-	if state != "" && state != exceptionActive && state != exceptionExpired && state != exceptionRevoked {
-		return domain.Invalid("state", "must be active, expired or revoked")
-	}
 	before, err := beforeID(q.Get("before"))
 	if err != nil {
 		return err
@@ -545,7 +524,7 @@ func (s *Server) apiExceptions(w http.ResponseWriter, r *http.Request, p *princi
 		return err
 	}
 	ctx := r.Context()
-	es, err := mon.ExceptionsInState(ctx, p.Org.ID, state, s.now(), before,
+	es, err := mon.ExceptionsInState(ctx, p.Org.ID, q.Get("state"), s.now(), before,
 		domain.ExceptionFilter{TestID: q.Get("test_id"), ExternalID: q.Get("external_id"), Limit: limit})
 	if err != nil {
 		return err
@@ -577,10 +556,6 @@ type apiExceptionInput struct {
 }
 
 func (s *Server) apiCreateException(w http.ResponseWriter, r *http.Request, p *principal) error {
-	_, mon, err := s.testService()
-	if err != nil {
-		return err
-	}
 	var in apiExceptionInput
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
@@ -596,38 +571,21 @@ func (s *Server) apiCreateException(w http.ResponseWriter, r *http.Request, p *p
 	if err != nil {
 		return err
 	}
-	ex := &domain.Exception{OrgID: p.Org.ID, TestID: e.Test.ID, ExternalID: in.ExternalID, Justification: in.Justification,
-		ApproverID: in.ApproverID}
-	if strings.TrimSpace(ex.ExternalID) == "" {
+	if strings.TrimSpace(in.ExternalID) == "" {
 		return domain.Invalid("external_id", "is required")
 	}
-	if strings.TrimSpace(ex.Justification) == "" {
-		return domain.Invalid("justification", "is required: say why the failure is accepted")
-	}
-	members, err := s.cfg.Store.Members(ctx, p.Org.ID)
-	if err != nil {
-		return err
-	}
-	if err := checkApprover(members, p.User.ID, ex.ApproverID); err != nil {
-		return err
-	}
+	req := &exceptionRequest{Exception: domain.Exception{ExternalID: in.ExternalID, Justification: in.Justification, ApproverID: in.ApproverID}}
 	if in.ExpiresAt != "" {
-		if ex.ExpiresAt, err = time.Parse(time.RFC3339, in.ExpiresAt); err != nil {
-			return domain.Invalid("expires_at", "must be an RFC 3339 time such as 2027-01-31T00:00:00Z")
+		if req.ExpiresAt, err = time.Parse(time.RFC3339, in.ExpiresAt); err != nil {
+			req.badExpiry = domain.Invalid("expires_at", "must be an RFC 3339 time such as 2027-01-31T00:00:00Z")
 		}
 	}
-	if err := checkExpiry(ex.ExpiresAt, s.now()); err != nil {
-		return err
-	}
-	if err := mon.CreateException(ctx, p.Actor(), ex); err != nil {
-		return err
-	}
-	rows, err := s.exceptionRows(ctx, p.Org.ID, []domain.Exception{*ex}, map[string]*testEntry{e.Test.ID: e})
+	row, err := s.createException(ctx, p, e, req)
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Location", apiPrefix+"/exceptions/"+strconv.FormatInt(ex.ID, 10))
-	writeJSON(w, http.StatusCreated, toAPIException(&rows[0]))
+	w.Header().Set("Location", apiPrefix+"/exceptions/"+strconv.FormatInt(row.ID, 10))
+	writeJSON(w, http.StatusCreated, toAPIException(row))
 	return nil
 }
 

@@ -366,3 +366,62 @@ func TestAPITestsMatchOpenAPI(t *testing.T) {
 		})
 	}
 }
+
+// TestAPIExceptionsPagingAndFilters pages through the exceptions by next_before and
+// narrows them by resource and by state, and the failures by status.
+func TestAPIExceptionsPagingAndFilters(t *testing.T) {
+	f := newAPIFixture(t)
+	f.pushDevices(t)
+	expires := time.Now().UTC().Add(30 * 24 * time.Hour).Format(time.RFC3339)
+	ids := map[string]int64{}
+	for _, ext := range []string{"lt-2", "lt-3"} {
+		body := `{"test_id":"device-disk-encrypted","external_id":"` + ext + `","justification":"Replaced soon.","approver_id":` +
+			strconv.FormatInt(f.users["admin"].ID, 10) + `,"expires_at":"` + expires + `"}`
+		ids[ext] = decodeAs[apiException](t, f.do(t, "POST", "/api/v1/exceptions", "member", body), http.StatusCreated).ID
+	}
+	type page struct {
+		Exceptions []apiException
+		NextBefore *int64 `json:"next_before"`
+	}
+	externalIDs := func(p page) []string {
+		var out []string
+		for _, x := range p.Exceptions {
+			out = append(out, x.ExternalID)
+		}
+		return out
+	}
+	newest := decodeAs[page](t, f.do(t, "GET", "/api/v1/exceptions?limit=1", "viewer", ""), 200)
+	if diff := cmp.Diff([]string{"lt-3"}, externalIDs(newest)); diff != "" || newest.NextBefore == nil || *newest.NextBefore != ids["lt-3"] {
+		t.Fatalf("first page = %+v; want the newest, lt-3, and next_before %d (-want +got):\n%s", newest, ids["lt-3"], diff)
+	}
+	older := decodeAs[page](t, f.do(t, "GET", "/api/v1/exceptions?limit=1&before="+strconv.FormatInt(*newest.NextBefore, 10), "viewer", ""), 200)
+	if diff := cmp.Diff([]string{"lt-2"}, externalIDs(older)); diff != "" {
+		t.Errorf("second page (-want +got):\n%s", diff)
+	}
+	for _, tc := range []struct {
+		name, query string
+		want        []string
+	}{
+		{"by resource", "external_id=lt-2", []string{"lt-2"}},
+		{"by test", "test_id=device-managed", nil},
+		{"active", "state=active", []string{"lt-3", "lt-2"}},
+		{"expired", "state=expired", nil},
+	} {
+		got := decodeAs[page](t, f.do(t, "GET", "/api/v1/exceptions?"+tc.query, "viewer", ""), 200)
+		if diff := cmp.Diff(tc.want, externalIDs(got)); diff != "" || got.NextBefore != nil {
+			t.Errorf("GET /exceptions?%s (-want +got):\n%s (next_before %v)", tc.query, diff, got.NextBefore)
+		}
+	}
+
+	// Both failures are excepted: none fails without an exception.
+	type failures struct {
+		Failures []apiFailure
+		Total    int
+	}
+	for status, want := range map[string]int{"fail": 0, "excepted": 2, "": 2} {
+		fl := decodeAs[failures](t, f.do(t, "GET", "/api/v1/tests/device-disk-encrypted/failures?status="+status, "viewer", ""), 200)
+		if fl.Total != want || len(fl.Failures) != want {
+			t.Errorf("failures?status=%s = %d of %d; want %d", status, len(fl.Failures), fl.Total, want)
+		}
+	}
+}

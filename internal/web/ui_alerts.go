@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -230,10 +229,15 @@ func (s *Server) loadTargets(ctx context.Context, orgID int64, v targetsView) (t
 	for _, t := range targets {
 		v.Targets = append(v.Targets, targetRow{t})
 	}
+	return s.withTargetSettings(v), nil
+}
+
+// withTargetSettings fills in what the targets' forms offer and whether they can be used.
+func (s *Server) withTargetSettings(v targetsView) targetsView {
 	v.CanChange = s.cfg.Notifier != nil
 	v.EmailOff = s.cfg.Notifier != nil && !s.cfg.Notifier.EmailEnabled()
 	v.Kinds, v.Severities = domain.AlertTargetKinds, domain.AlertSeverities
-	return v, nil
+	return v
 }
 
 func (s *Server) renderTargets(w http.ResponseWriter, r *http.Request, p *principal, f *form, v targetsView, status int) error {
@@ -303,9 +307,9 @@ func (s *Server) pathTarget(r *http.Request, p *principal) (*domain.AlertTarget,
 	if err != nil {
 		return nil, err
 	}
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return nil, domain.NotFound("alert target")
+	id, err := pathID(r, "id", "alert target")
+	if err != nil {
+		return nil, err
 	}
 	return st.AlertTarget(r.Context(), p.Org.ID, id)
 }
@@ -335,12 +339,9 @@ func (s *Server) alertTargetPage(w http.ResponseWriter, r *http.Request, p *prin
 
 func (s *Server) renderTarget(w http.ResponseWriter, r *http.Request, p *principal, t *domain.AlertTarget, f *form, v targetsView, status int) error {
 	v.Target = &targetRow{*t}
-	v.CanChange = s.cfg.Notifier != nil
-	v.EmailOff = s.cfg.Notifier != nil && !s.cfg.Notifier.EmailEnabled()
-	v.Kinds, v.Severities = domain.AlertTargetKinds, domain.AlertSeverities
 	pg := s.newPage(w, r, p, t.Name+" · Alert targets", "alerts")
 	pg.Form = f
-	pg.Data = v
+	pg.Data = s.withTargetSettings(v)
 	return s.render(w, status, "alert_targets", pg)
 }
 
@@ -466,17 +467,17 @@ func (s *Server) closeTask(w http.ResponseWriter, r *http.Request, p *principal)
 	if err != nil {
 		return err
 	}
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return domain.NotFound("task")
+	id, err := pathID(r, "id", "task")
+	if err != nil {
+		return err
 	}
 	ctx := r.Context()
 	if !p.Role.CanEdit() {
-		mine, err := st.Tasks(ctx, p.Org.ID, domain.TaskFilter{AssigneeID: p.User.ID, IncludeClosed: true, Limit: 1000})
+		n, err := st.CountTasks(ctx, p.Org.ID, domain.TaskFilter{ID: id, AssigneeID: p.User.ID, IncludeClosed: true})
 		if err != nil {
 			return err
 		}
-		if !slices.ContainsFunc(mine, func(t domain.Task) bool { return t.ID == id }) {
+		if n == 0 {
 			// Not theirs: as far as they are concerned, there is no such task.
 			return domain.NotFound("task")
 		}

@@ -141,6 +141,38 @@ func (s *Server) openConfig(ctx context.Context, c *domain.Connection) (configMa
 	return decodeConfig(b)
 }
 
+// configState is what may be shown of a connection's sealed configuration: its settings,
+// which credentials are stored and when they were last written, never their values.
+type configState struct {
+	Settings map[string]any
+	// Credentials names the credentials stored, such as ["api_token"].
+	Credentials []string
+	// Readable is false when this server's credential key cannot open the configuration.
+	Readable bool
+	SetAt    time.Time
+}
+
+// configStateOf describes a connection's configuration for its page and the API. A
+// configuration this server cannot open is logged and described as unreadable rather
+// than failing: whoever reads it is told to enter the credentials again.
+func (s *Server) configStateOf(ctx context.Context, c *domain.Connection) (configState, error) {
+	var cs configState
+	cfg, err := s.openConfig(ctx, c)
+	switch {
+	case err == nil:
+		k := kindOf(c.Kind)
+		cs.Readable, cs.Settings, cs.Credentials = true, settingsOf(k, cfg), credentialKeys(k, cfg)
+	case domain.KindOf(err) == domain.KindNotFound:
+		return cs, err
+	default:
+		s.log.Warn("open connection configuration", "org_id", c.OrgID, "connection_id", c.ID, "err", err)
+	}
+	if cs.SetAt, err = s.credentialsSetAt(ctx, c); err != nil {
+		return cs, err
+	}
+	return cs, nil
+}
+
 // credentialsSetAt is when a connection's sealed configuration was last written: at its
 // creation, or at the last change that replaced it, as the audit trail records.
 func (s *Server) credentialsSetAt(ctx context.Context, c *domain.Connection) (time.Time, error) {
@@ -180,13 +212,21 @@ type typeCount struct {
 	Count int
 }
 
-func newRunView(r domain.ConnectionRun) runView {
-	v := runView{ConnectionRun: r}
-	for t, n := range r.Counts {
-		v.Total += n
-		v.Types = append(v.Types, typeCount{Type: t, Count: n})
+// sortedCounts lists counts per type, by type.
+func sortedCounts(m map[string]int) []typeCount {
+	out := make([]typeCount, 0, len(m))
+	for t, n := range m {
+		out = append(out, typeCount{Type: t, Count: n})
 	}
-	slices.SortFunc(v.Types, func(a, b typeCount) int { return strings.Compare(a.Type, b.Type) })
+	slices.SortFunc(out, func(a, b typeCount) int { return strings.Compare(a.Type, b.Type) })
+	return out
+}
+
+func newRunView(r domain.ConnectionRun) runView {
+	v := runView{ConnectionRun: r, Types: sortedCounts(r.Counts)}
+	for _, n := range r.Counts {
+		v.Total += n
+	}
 	return v
 }
 
@@ -276,6 +316,51 @@ type connectionRow struct {
 // Schedule is the connection's schedule in words.
 func (c connectionRow) Schedule() string { return intervalLabel(c.Interval) }
 
+// newConnectionRow describes a connection with its number of current resources.
+func newConnectionRow(c domain.Connection, resources int) connectionRow {
+	row := connectionRow{Connection: c, Kind: kindOf(c.Kind), Resources: resources}
+	if c.LastRun != nil {
+		lr := newRunView(*c.LastRun)
+		row.Last = &lr
+	}
+	return row
+}
+
+// connectionRows lists the organization's connections with their current resources, for
+// the connections page and the API.
+func (s *Server) connectionRows(ctx context.Context, orgID int64) ([]connectionRow, error) {
+	st, err := s.connStore()
+	if err != nil {
+		return nil, err
+	}
+	list, err := st.Connections(ctx, orgID)
+	if err != nil {
+		return nil, err
+	}
+	counts, err := st.ConnectionResourceCounts(ctx, orgID)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]connectionRow, len(list))
+	for i, c := range list {
+		rows[i] = newConnectionRow(c, counts[c.ID])
+	}
+	return rows, nil
+}
+
+// connectionRowOf is one connection with its current resources.
+func (s *Server) connectionRowOf(ctx context.Context, c *domain.Connection) (connectionRow, error) {
+	st, err := s.connStore()
+	if err != nil {
+		return connectionRow{}, err
+	}
+	counts, err := st.ConnectionResourceCounts(ctx, c.OrgID)
+	if err != nil {
+		return connectionRow{}, err
+	}
+	return newConnectionRow(*c, counts[c.ID]), nil
+}
+
 // connectionsView is the data of the connections page.
 type connectionsView struct {
 	Connections []connectionRow
@@ -284,28 +369,11 @@ type connectionsView struct {
 }
 
 func (s *Server) connectionsPage(w http.ResponseWriter, r *http.Request, p *principal) error {
-	st, err := s.connStore()
+	rows, err := s.connectionRows(r.Context(), p.Org.ID)
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
-	list, err := st.Connections(ctx, p.Org.ID)
-	if err != nil {
-		return err
-	}
-	counts, err := st.ConnectionResourceCounts(ctx, p.Org.ID)
-	if err != nil {
-		return err
-	}
-	v := connectionsView{Now: s.now(), Kinds: s.availableKinds()}
-	for _, c := range list {
-		row := connectionRow{Connection: c, Kind: kindOf(c.Kind), Resources: counts[c.ID]}
-		if c.LastRun != nil {
-			lr := newRunView(*c.LastRun)
-			row.Last = &lr
-		}
-		v.Connections = append(v.Connections, row)
-	}
+	v := connectionsView{Connections: rows, Now: s.now(), Kinds: s.availableKinds()}
 	pg := s.newPage(w, r, p, "Connections", "connections")
 	pg.Data = v
 	return s.render(w, http.StatusOK, "connections", pg)
@@ -524,37 +592,25 @@ func (s *Server) renderConnection(w http.ResponseWriter, r *http.Request, p *pri
 	}
 	ctx := r.Context()
 	k := kindOf(c.Kind)
-	v := connectionView{Now: s.now()}
-	v.connectionRow = connectionRow{Connection: *c, Kind: k}
-	if c.LastRun != nil {
-		lr := newRunView(*c.LastRun)
-		v.Last = &lr
-	}
-
-	var stored configMap
-	var set []string
-	if cfg, err := s.openConfig(ctx, c); err != nil {
-		if domain.KindOf(err) == domain.KindNotFound {
-			return err
-		}
-		s.log.Warn("open connection configuration", "org_id", c.OrgID, "connection_id", c.ID, "err", err)
-		v.CredsNote = "The configuration cannot be opened with this server's credential key. Enter the credentials again to replace them."
-	} else {
-		stored = cfg
-		set = credentialKeys(k, cfg)
-		v.CredsSet = len(set) > 0
-	}
-	if v.CredsAt, err = s.credentialsSetAt(ctx, c); err != nil {
+	cs, err := s.configStateOf(ctx, c)
+	if err != nil {
 		return err
+	}
+	v := connectionView{connectionRow: newConnectionRow(*c, 0), CredsSet: len(cs.Credentials) > 0, CredsAt: cs.SetAt, Now: s.now()}
+	if !cs.Readable {
+		v.CredsNote = "The configuration cannot be opened with this server's credential key. Enter the credentials again to replace them."
+	}
+	for _, fd := range k.Settings() {
+		if val, ok := cs.Settings[fd.Key]; ok {
+			v.Settings = append(v.Settings, fieldView{configField: fd, Value: valueText(val)})
+		}
 	}
 	if f == nil {
 		f = newForm(nil)
 		f.Values.Set("name", c.Name)
 		f.Values.Set("interval", strconv.FormatInt(int64(c.Interval/time.Second), 10))
-		for key, val := range settingsOf(k, stored) {
-			if fd, ok := k.field(key); ok {
-				f.Values.Set(fd.Input(), valueText(val))
-			}
+		for _, sv := range v.Settings {
+			f.Values.Set(sv.Input(), sv.Value)
 		}
 	}
 	iv, err := parseInterval(f.Get("interval"))
@@ -562,15 +618,9 @@ func (s *Server) renderConnection(w http.ResponseWriter, r *http.Request, p *pri
 		iv = c.Interval
 	}
 	v.Form = connectionFormView{Kind: k, Intervals: intervalOptions(iv)}
-	v.Form.Settings, v.Form.Credentials = connectionFields(k, f, set)
-	for key, val := range settingsOf(k, stored) {
-		if fd, ok := k.field(key); ok {
-			v.Settings = append(v.Settings, fieldView{configField: fd, Value: valueText(val)})
-		}
-	}
-	slices.SortFunc(v.Settings, func(a, b fieldView) int { return fieldOrder(k, a.Key) - fieldOrder(k, b.Key) })
+	v.Form.Settings, v.Form.Credentials = connectionFields(k, f, cs.Credentials)
 
-	before, err := queryBefore(r)
+	before, err := beforeID(r.URL.Query().Get("before"))
 	if err != nil {
 		return err
 	}
@@ -594,29 +644,6 @@ func (s *Server) renderConnection(w http.ResponseWriter, r *http.Request, p *pri
 	pg.Form = f
 	pg.Data = v
 	return s.render(w, status, "connection", pg)
-}
-
-// fieldOrder is the position of a key among the kind's fields.
-func fieldOrder(k connectionKind, key string) int {
-	for i, f := range k.Fields {
-		if f.Key == key {
-			return i
-		}
-	}
-	return len(k.Fields)
-}
-
-// queryBefore reads the optional "before" query parameter of run lists.
-func queryBefore(r *http.Request) (int64, error) {
-	v := r.URL.Query().Get("before")
-	if v == "" {
-		return 0, nil
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n <= 0 {
-		return 0, domain.Invalid("before", "must be a run ID")
-	}
-	return n, nil
 }
 
 func (s *Server) updateConnection(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -706,16 +733,12 @@ func (s *Server) deleteConnectionPage(w http.ResponseWriter, r *http.Request, p 
 	if err != nil {
 		return err
 	}
-	st, err := s.connStore()
-	if err != nil {
-		return err
-	}
-	counts, err := st.ConnectionResourceCounts(r.Context(), p.Org.ID)
+	row, err := s.connectionRowOf(r.Context(), c)
 	if err != nil {
 		return err
 	}
 	pg := s.newPage(w, r, p, "Delete "+c.Name, "connections")
-	pg.Data = connectionRow{Connection: *c, Kind: kindOf(c.Kind), Resources: counts[c.ID]}
+	pg.Data = row
 	return s.render(w, http.StatusOK, "connection_delete", pg)
 }
 

@@ -123,19 +123,13 @@ func withConnections(tb testing.TB, srv *Server, st *store.Store) *connEnv {
 	if err != nil {
 		tb.Fatalf("NewLocal: %v", err)
 	}
-	key := make([]byte, collect.SecretKeySize)
-	_, _ = rand.Read(key)
-	sealer, err := collect.NewSealer(key)
-	if err != nil {
-		tb.Fatal(err)
-	}
 	env := &connEnv{okta: newFakeOktaServer(tb), logs: &syncLog{}}
 	logger := slog.New(slog.NewTextHandler(env.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	client := env.okta.srv.Client()
 	env.svc = &collect.Service{
 		Store:    st,
 		Evidence: &evidence.Service{Store: st, Blobs: blobs},
-		Sealer:   sealer,
+		Sealer:   newSealer(tb),
 		Connectors: map[string]collect.Factory{
 			"okta": collect.JSONFactory(func(c okta.Config) (connector.Connector, error) {
 				return okta.New(c, okta.Options{HTTPClient: client, MaxAttempts: 1})
@@ -148,6 +142,18 @@ func withConnections(tb testing.TB, srv *Server, st *store.Store) *connEnv {
 	srv.cfg.Monitoring = st
 	srv.log = logger
 	return env
+}
+
+// newSealer returns a sealer with a new random credential key.
+func newSealer(tb testing.TB) *collect.Sealer {
+	tb.Helper()
+	key := make([]byte, collect.SecretKeySize)
+	_, _ = rand.Read(key)
+	sealer, err := collect.NewSealer(key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return sealer
 }
 
 // oktaConfig is a valid configuration of the fake Okta, as JSON.

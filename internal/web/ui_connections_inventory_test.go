@@ -91,6 +91,12 @@ func TestInventoryPages(t *testing.T) {
 				`href="/inventory/schema.md"`, `href="/api/v1/resource-types"`, `aria-current="page"`}},
 	})
 
+	hist, err := f.srv.resourceHistory(ctx, f.north.ID, ana[0].ID, 1)
+	if err != nil || len(hist) != 1 || hist[0].Version != 2 || hist[0].First || len(hist[0].Changes) != 1 ||
+		hist[0].LedgerIndex == nil || *hist[0].LedgerIndex != pushed[0].Index || hist[0].RunID != nil {
+		t.Errorf("resourceHistory(limit 1) = %+v, %v; want the latest version only, diffed against the one before, from push %d", hist, err, pushed[0].Index)
+	}
+
 	rec := f.page(t, "GET", "/inventory/schema.md", "viewer", nil)
 	if rec.Code != 200 || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/markdown") ||
 		!strings.Contains(rec.Header().Get("Content-Disposition"), "attachment") || !strings.Contains(rec.Body.String(), "## okta.user") {

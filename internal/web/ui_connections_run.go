@@ -156,7 +156,7 @@ func (s *Server) connectionRunPage(w http.ResponseWriter, r *http.Request, p *pr
 	if run.ConnectionID != c.ID {
 		return domain.NotFound("connection run")
 	}
-	v := connectionRunView{Connection: connectionRow{Connection: *c, Kind: kindOf(c.Kind)}, Run: newRunView(*run), Now: s.now()}
+	v := connectionRunView{Connection: newConnectionRow(*c, 0), Run: newRunView(*run), Now: s.now()}
 	if run.EvidenceID != nil {
 		if v.Evidence, err = s.cfg.Store.Evidence(ctx, p.Org.ID, *run.EvidenceID); err != nil && !domain.IsNotFound(err) {
 			return err

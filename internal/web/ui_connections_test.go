@@ -204,6 +204,10 @@ func TestConnectionPages(t *testing.T) {
 			want: []string{`id="runs-table"`, `href="/connections/` + cid + `/runs/` + rid + `"`, `href="/connections/` + cid + `/runs/` + id(run.ID) + `"`, "Run now", "okta.user"}},
 		{name: "list shows the last run", method: "GET", path: "/connections", who: "viewer", status: 200,
 			want: []string{"Partial", `href="/inventory?source=Okta%20directory"`}},
+		{name: "older runs", method: "GET", path: "/connections/" + cid + "?before=" + rid, who: "viewer", status: 200,
+			want:    []string{`href="/connections/` + cid + `/runs/` + id(run.ID) + `" class="ref">#` + id(run.ID)},
+			notWant: []string{`href="/connections/` + cid + `/runs/` + rid + `" class="ref">#` + rid}},
+		{name: "bad cursor", method: "GET", path: "/connections/" + cid + "?before=x", who: "viewer", status: 400, want: []string{"Before must be"}},
 	})
 
 	// Another organization's IDs are not found, and change nothing.
@@ -258,6 +262,34 @@ func TestConnectionPages(t *testing.T) {
 		all = append(all, string(e.Data))
 	}
 	noSecrets(t, "the audit trail", strings.Join(all, "\n"))
+}
+
+// TestConnectionUnreadableConfig: a configuration sealed with another credential key
+// still has its page, which says it cannot be read, and entering the credentials again
+// replaces it.
+func TestConnectionUnreadableConfig(t *testing.T) {
+	f := newConnUIFixture(t)
+	conn := f.env.addConnection(t, f.st, f.north.ID, "Directory")
+	f.env.svc.Sealer = newSealer(t)
+	cid, url := id(conn.ID), f.env.okta.srv.URL
+	f.check(t, []uiCase{
+		{name: "page for an editor", method: "GET", path: "/connections/" + cid, who: "member", status: 200,
+			want:    []string{"cannot be opened with this server&#39;s credential key", "Not readable: enter them again.", `id="connection-form"`},
+			notWant: []string{`value="` + url + `"`, "<strong>Set.</strong>"}},
+		{name: "page for a viewer", method: "GET", path: "/connections/" + cid, who: "viewer", status: 200,
+			want: []string{`<span class="warn-text">Not readable</span>`}, notWant: []string{url}},
+		{name: "the credentials must be entered again", method: "POST", path: "/connections/" + cid, who: "member",
+			form: vals("name", "Directory", "interval", "3600", "cfg_org_url", url), status: 400,
+			want: []string{`id="cfg_api_token-error"`, "API token is required."}},
+		{name: "entered again", method: "POST", path: "/connections/" + cid, who: "member",
+			form: vals("name", "Directory", "interval", "3600", "cfg_org_url", url, "cfg_api_token", connToken2), status: 303},
+		{name: "readable again", method: "GET", path: "/connections/" + cid, who: "member", status: 200,
+			want: []string{"Set, encrypted, last saved", `value="` + url + `"`}, notWant: []string{"cannot be opened"}},
+	})
+	if !strings.Contains(f.env.logs.String(), "open connection configuration") {
+		t.Errorf("logs = %q; want the configuration that cannot be opened logged", f.env.logs.String())
+	}
+	noSecrets(t, "the logs", f.env.logs.String())
 }
 
 // TestConnectionPagesWithoutMonitoring: a server without the collect service says so

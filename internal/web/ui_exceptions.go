@@ -87,10 +87,7 @@ func (s *Server) exceptionRows(ctx context.Context, orgID int64, es []domain.Exc
 		if err != nil {
 			return nil, err
 		}
-		tests = make(map[string]*testEntry, len(all))
-		for i := range all {
-			tests[all[i].Test.ID] = &all[i]
-		}
+		tests = testsByID(all)
 	}
 	members, err := s.cfg.Store.Members(ctx, orgID)
 	if err != nil {
@@ -190,11 +187,9 @@ type exceptionQuery struct {
 	Before int64
 }
 
+// parseExceptionQuery reads the exceptions list's filter. The store checks the state.
 func parseExceptionQuery(v url.Values) (exceptionQuery, error) {
 	q := exceptionQuery{State: v.Get("state"), TestID: strings.TrimSpace(v.Get("test"))}
-	if q.State != "" && !slices.Contains(exceptionStates, q.State) {
-		return q, domain.Invalid("state", "must be active, expired or revoked")
-	}
 	if len(q.TestID) > 64 {
 		return q, domain.Invalid("test", "is not a test ID")
 	}
@@ -203,8 +198,9 @@ func parseExceptionQuery(v url.Values) (exceptionQuery, error) {
 	return q, err
 }
 
-// Encode is the filter as a query string, without the page.
-func (q exceptionQuery) Encode() string {
+// url is path with the filter and, when before > 0, the page of the exceptions older
+// than that ID.
+func (q exceptionQuery) url(path string, before int64) string {
 	v := url.Values{}
 	if q.State != "" {
 		v.Set("state", q.State)
@@ -212,7 +208,13 @@ func (q exceptionQuery) Encode() string {
 	if q.TestID != "" {
 		v.Set("test", q.TestID)
 	}
-	return v.Encode()
+	if before > 0 {
+		v.Set("before", strconv.FormatInt(before, 10))
+	}
+	if enc := v.Encode(); enc != "" {
+		return path + "?" + enc
+	}
+	return path
 }
 
 // exceptionsView is the data of the exceptions page.
@@ -246,29 +248,18 @@ func (s *Server) exceptionsPage(w http.ResponseWriter, r *http.Request, p *princ
 	if err != nil {
 		return err
 	}
-	tests := make(map[string]*testEntry, len(all))
-	for i := range all {
-		tests[all[i].Test.ID] = &all[i]
-	}
-	v := exceptionsView{Query: q, States: exceptionStates, Now: now, Export: "/exceptions.csv"}
-	if enc := q.Encode(); enc != "" {
-		v.Export += "?" + enc
-	}
+	tests := testsByID(all)
+	v := exceptionsView{Query: q, States: exceptionStates, Now: now, Export: q.url("/exceptions.csv", 0)}
 	v.Tests = slices.Clone(all)
 	sortTests(v.Tests, "title")
 	if v.Rows, err = s.exceptionRows(ctx, p.Org.ID, es, tests); err != nil {
 		return err
 	}
 	if len(es) == exceptionsPageSize {
-		older, _ := url.ParseQuery(q.Encode())
-		older.Set("before", strconv.FormatInt(es[len(es)-1].ID, 10))
-		v.Older = "/exceptions?" + older.Encode()
+		v.Older = q.url("/exceptions", es[len(es)-1].ID)
 	}
 	if q.Before > 0 {
-		v.Newest = "/exceptions"
-		if enc := q.Encode(); enc != "" {
-			v.Newest += "?" + enc
-		}
+		v.Newest = q.url("/exceptions", 0)
 	}
 	pg := s.newPage(w, r, p, "Exceptions", "tests")
 	pg.Data = v
@@ -287,13 +278,18 @@ func (s *Server) exceptionsCSV(w http.ResponseWriter, r *http.Request, p *princi
 	}
 	ctx := r.Context()
 	now := s.now()
+	all, err := s.loadTests(ctx, p.Org.ID)
+	if err != nil {
+		return err
+	}
+	tests := testsByID(all)
 	var rows []exceptionRow
 	for before := q.Before; ; {
 		es, err := mon.ExceptionsInState(ctx, p.Org.ID, q.State, now, before, domain.ExceptionFilter{TestID: q.TestID, Limit: 1000})
 		if err != nil {
 			return err
 		}
-		page, err := s.exceptionRows(ctx, p.Org.ID, es, nil)
+		page, err := s.exceptionRows(ctx, p.Org.ID, es, tests)
 		if err != nil {
 			return err
 		}
@@ -467,47 +463,75 @@ func (s *Server) renderAccept(w http.ResponseWriter, r *http.Request, p *princip
 	return s.render(w, status, "exception_new", pg)
 }
 
-func (s *Server) acceptFailure(w http.ResponseWriter, r *http.Request, p *principal) error {
+// exceptionRequest is an exception asked for through the form or the API, as read: the
+// exception, and why its approver or its expiry could not be read when they could not.
+// Those errors wait their turn in createException, so that both paths report the first
+// bad field in the same order.
+type exceptionRequest struct {
+	domain.Exception
+	badApprover, badExpiry error
+}
+
+// createException checks an exception asked for one of the organization's tests, e: a
+// justification, an approver among approvers and an expiry within a year. It stores the
+// exception with its ledger entry and returns it as the pages show it.
+func (s *Server) createException(ctx context.Context, p *principal, e *testEntry, req *exceptionRequest) (*exceptionRow, error) {
 	_, mon, err := s.testService()
 	if err != nil {
-		return err
+		return nil, err
 	}
+	ex := &req.Exception
+	ex.OrgID, ex.TestID = p.Org.ID, e.Test.ID
+	if strings.TrimSpace(ex.Justification) == "" {
+		return nil, domain.Invalid("justification", "is required: say why the failure is accepted")
+	}
+	members, err := s.cfg.Store.Members(ctx, p.Org.ID)
+	if err != nil {
+		return nil, err
+	}
+	if req.badApprover != nil {
+		return nil, req.badApprover
+	}
+	if err := checkApprover(members, p.User.ID, ex.ApproverID); err != nil {
+		return nil, err
+	}
+	if req.badExpiry != nil {
+		return nil, req.badExpiry
+	}
+	if err := checkExpiry(ex.ExpiresAt, s.now()); err != nil {
+		return nil, err
+	}
+	if err := mon.CreateException(ctx, p.Actor(), ex); err != nil {
+		return nil, err
+	}
+	rows, err := s.exceptionRows(ctx, p.Org.ID, []domain.Exception{*ex}, map[string]*testEntry{e.Test.ID: e})
+	if err != nil {
+		return nil, err
+	}
+	return &rows[0], nil
+}
+
+func (s *Server) acceptFailure(w http.ResponseWriter, r *http.Request, p *principal) error {
 	f, err := parseForm(w, r)
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
-	e, err := s.loadTest(ctx, p.Org.ID, r.PathValue("id"))
+	e, err := s.loadTest(r.Context(), p.Org.ID, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	ex := &domain.Exception{OrgID: p.Org.ID, TestID: e.Test.ID, ExternalID: f.Get("resource"), Justification: f.Get("justification")}
-	err = func() error {
-		if strings.TrimSpace(ex.Justification) == "" {
-			return domain.Invalid("justification", "is required: say why the failure is accepted")
+	req := &exceptionRequest{Exception: domain.Exception{ExternalID: f.Get("resource"), Justification: f.Get("justification")}}
+	if raw := f.Get("approver_id"); raw != "" {
+		if req.ApproverID, err = strconv.ParseInt(raw, 10, 64); err != nil {
+			req.badApprover = domain.Invalid("approver_id", "must be chosen from the list")
 		}
-		members, err := s.cfg.Store.Members(ctx, p.Org.ID)
-		if err != nil {
-			return err
+	}
+	if raw := f.Get("expires_at"); raw != "" {
+		if req.ExpiresAt, err = time.ParseInLocation(time.DateOnly, raw, time.UTC); err != nil {
+			req.badExpiry = domain.Invalid("expires_at", "must be a date")
 		}
-		if raw := f.Get("approver_id"); raw != "" {
-			if ex.ApproverID, err = strconv.ParseInt(raw, 10, 64); err != nil {
-				return domain.Invalid("approver_id", "must be chosen from the list")
-			}
-		}
-		if err := checkApprover(members, p.User.ID, ex.ApproverID); err != nil {
-			return err
-		}
-		if raw := f.Get("expires_at"); raw != "" {
-			if ex.ExpiresAt, err = time.ParseInLocation(time.DateOnly, raw, time.UTC); err != nil {
-				return domain.Invalid("expires_at", "must be a date")
-			}
-		}
-		if err := checkExpiry(ex.ExpiresAt, s.now()); err != nil {
-			return err
-		}
-		return mon.CreateException(ctx, p.Actor(), ex)
-	}()
+	}
+	row, err := s.createException(r.Context(), p, e, req)
 	if err != nil {
 		if !f.fail(err, exceptionFields...) {
 			return err
@@ -518,13 +542,9 @@ func (s *Server) acceptFailure(w http.ResponseWriter, r *http.Request, p *princi
 		}
 		return s.renderAccept(w, r, p, f, statusOf(err))
 	}
-	rows, err := s.exceptionRows(ctx, p.Org.ID, []domain.Exception{*ex}, map[string]*testEntry{e.Test.ID: e})
-	if err != nil {
-		return err
-	}
-	msg := "Accepted the failure of " + rows[0].Resource + " until " + fmtDate(ex.ExpiresAt) + "."
-	if rows[0].LedgerIndex >= 0 {
-		msg += " Recorded in the ledger as entry #" + strconv.FormatInt(rows[0].LedgerIndex, 10) + "."
+	msg := "Accepted the failure of " + row.Resource + " until " + fmtDate(row.ExpiresAt) + "."
+	if row.LedgerIndex >= 0 {
+		msg += " Recorded in the ledger as entry #" + strconv.FormatInt(row.LedgerIndex, 10) + "."
 	}
 	return s.redirect(w, r, e.URL()+"#exceptions", msg)
 }

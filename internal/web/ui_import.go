@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/evidenthq/evident/internal/domain"
@@ -32,24 +31,10 @@ type importResult struct {
 }
 
 // Types lists the resources imported per type, by type.
-func (r importResult) Types() []typeCount {
-	out := make([]typeCount, 0, len(r.Summary.Types))
-	for t, n := range r.Summary.Types {
-		out = append(out, typeCount{Type: t, Count: n})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Type < out[j].Type })
-	return out
-}
+func (r importResult) Types() []typeCount { return sortedCounts(r.Summary.Types) }
 
 // Statuses lists the findings imported per status, by status.
-func (r importResult) Statuses() []typeCount {
-	out := make([]typeCount, 0, len(r.Summary.Statuses))
-	for t, n := range r.Summary.Statuses {
-		out = append(out, typeCount{Type: t, Count: n})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Type < out[j].Type })
-	return out
-}
+func (r importResult) Statuses() []typeCount { return sortedCounts(r.Summary.Statuses) }
 
 // importSource is the source an import records its resources under: the one given, or
 // "import:KIND".
@@ -86,13 +71,9 @@ func (s *Server) importFile(ctx context.Context, p *principal, kind, source stri
 	if sum.Resources == 0 {
 		return nil, domain.Invalid("file", "holds no resources: is it a %s file?", kind)
 	}
-	up, run, err := s.cfg.Collect.PushResources(ctx, p.Actor(), p.Org.ID, src, rs, true)
-	if run == nil && err != nil && up == (domain.UpsertSummary{}) {
-		return nil, err
-	}
+	up, run, err := s.pushResources(ctx, p, src, rs, true)
 	if err != nil {
-		// The resources are stored; the tests judge them at the next run.
-		s.log.Error("run tests after an import", "org_id", p.Org.ID, "source", src, "err", err)
+		return nil, err
 	}
 	return &importResult{Kind: kind, Source: src, Summary: sum, Inventory: up, TestRun: run}, nil
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -322,10 +323,10 @@ type versionView struct {
 	Changes []attrChange
 	More    bool // more changes than listed
 	First   bool
-	// RunID is the connection run that reported it; LedgerIndex the push or import that
-	// sent it (0 when unknown).
-	RunID       int64
-	LedgerIndex int64
+	// RunID is the connection run that reported it; LedgerIndex the ledger entry of the
+	// push or import that sent it (nil when unknown).
+	RunID       *int64
+	LedgerIndex *int64
 }
 
 // verdictView is a test's verdict on the resource.
@@ -390,7 +391,7 @@ func (s *Server) resourcePage(w http.ResponseWriter, r *http.Request, p *princip
 	ctx := r.Context()
 	v := resourceView{Resource: res, Attributes: prettyJSON(res.Attributes), SchemaLink: schemaAnchor(res.Type), Now: s.now()}
 	_, v.Known = monitor.SchemaFor(res.Type)
-	if v.Versions, err = s.resourceVersions(r, p, res); err != nil {
+	if v.Versions, err = s.resourceHistory(ctx, p.Org.ID, res.ID, maxVersionsShown); err != nil {
 		return err
 	}
 	if res.ConnectionID != nil {
@@ -429,34 +430,40 @@ func (s *Server) resourcePage(w http.ResponseWriter, r *http.Request, p *princip
 	return s.render(w, http.StatusOK, "resource", pg)
 }
 
-// resourceVersions lists a resource's versions, newest first, each with what changed since
-// the one before and where it came from.
-func (s *Server) resourceVersions(r *http.Request, p *principal, res *domain.Resource) ([]versionView, error) {
+// resourceHistory lists a resource's versions, newest first and at most limit of them (0
+// for all), each with what changed since the one before and where it came from.
+func (s *Server) resourceHistory(ctx context.Context, orgID, resourceID int64, limit int) ([]versionView, error) {
 	st, err := s.connStore()
 	if err != nil {
 		return nil, err
 	}
-	ctx := r.Context()
-	versions, err := st.ResourceVersions(ctx, p.Org.ID, res.ID)
+	versions, err := st.ResourceVersions(ctx, orgID, resourceID)
 	if err != nil {
 		return nil, err
 	}
-	runs, pushes, err := st.ResourceOrigins(ctx, p.Org.ID, res.ID)
+	runs, pushes, err := st.ResourceOrigins(ctx, orgID, resourceID)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]versionView, 0, min(len(versions), maxVersionsShown))
-	for i, ver := range versions {
-		if i == maxVersionsShown {
-			break
+	n := len(versions)
+	if limit > 0 {
+		n = min(n, limit)
+	}
+	out := make([]versionView, n)
+	for i, ver := range versions[:n] {
+		vv := versionView{ResourceVersion: ver}
+		if id, ok := runs[ver.Version]; ok {
+			vv.RunID = &id
 		}
-		vv := versionView{ResourceVersion: ver, RunID: runs[ver.Version], LedgerIndex: pushes[ver.Version]}
+		if idx, ok := pushes[ver.Version]; ok {
+			vv.LedgerIndex = &idx
+		}
 		if i+1 < len(versions) {
 			vv.Changes, vv.More = diffVersions(versions[i+1], ver)
 		} else {
 			vv.First = true
 		}
-		out = append(out, vv)
+		out[i] = vv
 	}
 	return out, nil
 }

@@ -37,7 +37,8 @@ type testStore interface {
 
 	CreateException(ctx context.Context, actor domain.Actor, e *domain.Exception) error
 	Exception(ctx context.Context, orgID, id int64) (*domain.Exception, error)
-	// ExceptionsInState lists exceptions active, expired or revoked at a time.
+	// ExceptionsInState lists exceptions active, expired or revoked at a time; any other
+	// state is KindInvalid for "state", so that the handlers need not check it again.
 	ExceptionsInState(ctx context.Context, orgID int64, state string, at time.Time, before int64, f domain.ExceptionFilter) ([]domain.Exception, error)
 	// ExceptionEvents returns the ledger entries of exceptions, oldest first.
 	ExceptionEvents(ctx context.Context, orgID int64, ids []int64) ([]domain.Event, error)
@@ -227,6 +228,15 @@ func (s *Server) loadTests(ctx context.Context, orgID int64) ([]testEntry, error
 		out[i] = testEntry{TestInfo: info, Summary: byID[info.Test.ID]}
 	}
 	return out, nil
+}
+
+// testsByID indexes tests by ID.
+func testsByID(ts []testEntry) map[string]*testEntry {
+	out := make(map[string]*testEntry, len(ts))
+	for i := range ts {
+		out[ts[i].Test.ID] = &ts[i]
+	}
+	return out
 }
 
 // loadTest returns one of the organization's tests with its current outcome. A test the

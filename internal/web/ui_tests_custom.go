@@ -31,6 +31,27 @@ const previewTimeout = 30 * time.Second
 // previewSamples is how many failing resources a check lists.
 const previewSamples = 10
 
+// saveCustomTest compiles a test, so that a bad expression is refused with its field and
+// position and nothing is saved, and stores it as one of the organization's own tests: a
+// new one, or in place of the one with its ID (replace).
+func (s *Server) saveCustomTest(ctx context.Context, p *principal, t monitor.Test, replace bool) (*domain.CustomTest, error) {
+	_, mon, err := s.testService()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := monitor.Compile(t); err != nil {
+		return nil, err
+	}
+	def, err := testDefinition(t)
+	if err != nil {
+		return nil, err
+	}
+	if replace {
+		return mon.UpdateCustomTest(ctx, p.Actor(), p.Org.ID, t.ID, def)
+	}
+	return mon.CreateCustomTest(ctx, p.Actor(), p.Org.ID, def)
+}
+
 // testDefinition is a test's definition as the store keeps it: the library's YAML format.
 func testDefinition(t monitor.Test) (string, error) {
 	b, err := yaml.Marshal(t)
@@ -235,8 +256,7 @@ func (s *Server) updateTest(w http.ResponseWriter, r *http.Request, p *principal
 // saveTestForm checks the submitted test and, unless only a check against the inventory
 // was asked for, saves it. Nothing is saved when the test does not compile.
 func (s *Server) saveTestForm(w http.ResponseWriter, r *http.Request, p *principal, editing *testEntry) error {
-	_, mon, err := s.testService()
-	if err != nil {
+	if _, _, err := s.testService(); err != nil {
 		return err
 	}
 	f, err := parseForm(w, r)
@@ -250,27 +270,18 @@ func (s *Server) saveTestForm(w http.ResponseWriter, r *http.Request, p *princip
 	}
 	ctx := r.Context()
 	t, err := testFromForm(f)
-	var prog *monitor.Program
-	if err == nil {
-		prog, err = monitor.Compile(t)
-	}
 	if err == nil && f.Get("action") == "preview" {
-		if v.Preview, err = s.previewTest(ctx, p.Org.ID, prog); err != nil {
-			return err
+		var prog *monitor.Program
+		if prog, err = monitor.Compile(t); err == nil {
+			if v.Preview, err = s.previewTest(ctx, p.Org.ID, prog); err != nil {
+				return err
+			}
+			return s.renderTestForm(w, r, p, f, v, http.StatusOK)
 		}
-		return s.renderTestForm(w, r, p, f, v, http.StatusOK)
 	}
 	var saved *domain.CustomTest
 	if err == nil {
-		var def string
-		if def, err = testDefinition(t); err != nil {
-			return err
-		}
-		if editing == nil {
-			saved, err = mon.CreateCustomTest(ctx, p.Actor(), p.Org.ID, def)
-		} else {
-			saved, err = mon.UpdateCustomTest(ctx, p.Actor(), p.Org.ID, editing.Test.ID, def)
-		}
+		saved, err = s.saveCustomTest(ctx, p, t, editing != nil)
 	}
 	if err != nil {
 		if !failTestForm(f, &v, err) {

@@ -111,24 +111,11 @@ func (s *Server) testPage(w http.ResponseWriter, r *http.Request, p *principal) 
 	from := min((fpage-1)*failurePageSize, len(failing))
 	shown := failing[from:min(from+failurePageSize, len(failing))]
 	v.FailFrom = from + 1
-	link := func(n int) string {
-		u := url.Values{}
-		if n > 1 {
-			u.Set("failures", strconv.Itoa(n))
-		}
-		if before > 0 {
-			u.Set("before", strconv.FormatInt(before, 10))
-		}
-		if enc := u.Encode(); enc != "" {
-			return e.URL() + "?" + enc + "#failures"
-		}
-		return e.URL() + "#failures"
-	}
 	if fpage > 1 {
-		v.FailPrev = link(fpage - 1)
+		v.FailPrev = testPageURL(e, fpage-1, before, "failures")
 	}
 	if from+failurePageSize < len(failing) {
-		v.FailNext = link(fpage + 1)
+		v.FailNext = testPageURL(e, fpage+1, before, "failures")
 	}
 	if v.Failures, err = s.failureRows(ctx, p.Org.ID, e.Test.Type, shown); err != nil {
 		return err
@@ -148,19 +135,31 @@ func (s *Server) testPage(w http.ResponseWriter, r *http.Request, p *principal) 
 	}
 	v.History = newHistoryView(points)
 	if len(points) == historyPageSize {
-		u := url.Values{"before": {strconv.FormatInt(points[len(points)-1].RunID, 10)}}
-		if fpage > 1 {
-			u.Set("failures", strconv.Itoa(fpage))
-		}
-		v.History.Older = e.URL() + "?" + u.Encode() + "#history"
+		v.History.Older = testPageURL(e, fpage, points[len(points)-1].RunID, "history")
 	}
 	if before > 0 {
-		v.History.Newest = e.URL() + "#history"
+		v.History.Newest = testPageURL(e, 1, 0, "history")
 	}
 
 	pg := s.newPage(w, r, p, e.Test.Title, "tests")
 	pg.Data = v
 	return s.render(w, http.StatusOK, "test", pg)
+}
+
+// testPageURL is a test's page showing the page of failures fpage and the runs before the
+// run before (0: the latest), scrolled to the section anchor.
+func testPageURL(e *testEntry, fpage int, before int64, anchor string) string {
+	u := url.Values{}
+	if fpage > 1 {
+		u.Set("failures", strconv.Itoa(fpage))
+	}
+	if before > 0 {
+		u.Set("before", strconv.FormatInt(before, 10))
+	}
+	if enc := u.Encode(); enc != "" {
+		return e.URL() + "?" + enc + "#" + anchor
+	}
+	return e.URL() + "#" + anchor
 }
 
 // failureRows joins verdicts with the resources they judge.
@@ -258,16 +257,20 @@ type historyBar struct {
 	Label string // the run's counts in words, the bar's title
 }
 
-// historyPart is one verdict's share of a bar, with its coordinates also formatted for
-// the chart's attributes.
+// historyPart is one verdict's share of a bar.
 type historyPart struct {
-	Class     string
-	Y, Height float64
-	Attrs     historyAttrs
+	Class        string
+	X, Y, Height float64
 }
 
 // historyAttrs are a part's x, y and height as the SVG writes them.
 type historyAttrs struct{ X, Y, Height string }
+
+// Attrs are the part's coordinates formatted for the chart's attributes.
+func (p historyPart) Attrs() historyAttrs {
+	return historyAttrs{X: strconv.FormatFloat(p.X, 'f', 2, 64), Y: strconv.FormatFloat(p.Y, 'f', 3, 64),
+		Height: strconv.FormatFloat(p.Height, 'f', 3, 64)}
+}
 
 // historyChartHeight is the height of the chart's view box.
 const historyChartHeight = 100
@@ -294,8 +297,7 @@ func newHistoryView(points []domain.TestHistoryPoint) historyView {
 				}
 				h := float64(part.n) * historyChartHeight / float64(v.Max)
 				y -= h
-				bar.Parts = append(bar.Parts, historyPart{Class: part.class, Y: y, Height: h, Attrs: historyAttrs{
-					X: strconv.FormatFloat(bar.X, 'f', 2, 64), Y: strconv.FormatFloat(y, 'f', 3, 64), Height: strconv.FormatFloat(h, 'f', 3, 64)}})
+				bar.Parts = append(bar.Parts, historyPart{Class: part.class, X: bar.X, Y: y, Height: h})
 			}
 		}
 		v.Bars = append(v.Bars, bar)

@@ -3,11 +3,13 @@ package web
 import (
 	"encoding/csv"
 	"fmt"
+	"html"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -502,6 +504,16 @@ func TestAcceptFailure(t *testing.T) {
 			want: []string{`id="approver_id-error"`}},
 		{name: "no expiry", method: "POST", path: enc + "/accept", who: "member", form: accept("expires_at", ""), status: 400,
 			want: []string{`id="expires_at-error"`, "required"}},
+		{name: "approver not from the list", method: "POST", path: enc + "/accept", who: "member", form: accept("approver_id", "Admin"), status: 400,
+			want: []string{`id="approver_id-error"`, "chosen from the list"}},
+		{name: "expiry not a date", method: "POST", path: enc + "/accept", who: "member", form: accept("expires_at", "next week"), status: 400,
+			want: []string{`id="expires_at-error"`, "must be a date"}},
+		{name: "fields checked in order", method: "POST", path: enc + "/accept", who: "member",
+			form: accept("justification", " ", "approver_id", "Admin", "expires_at", "next week"), status: 400,
+			want: []string{`id="justification-error"`}, notWant: []string{`id="approver_id-error"`, `id="expires_at-error"`}},
+		{name: "approver checked before a bad date", method: "POST", path: enc + "/accept", who: "member",
+			form: accept("approver_id", id(f.users["member"].ID), "expires_at", "next week"), status: 400,
+			want: []string{`id="approver_id-error"`, "other than you"}, notWant: []string{`id="expires_at-error"`}},
 		{name: "expiry past", method: "POST", path: enc + "/accept", who: "member", form: accept("expires_at", in(0)), status: 400,
 			want: []string{`id="expires_at-error"`, "in the future"}},
 		{name: "expiry beyond a year", method: "POST", path: enc + "/accept", who: "member", form: accept("expires_at", in(367)), status: 400,
@@ -725,7 +737,141 @@ func TestHistoryChart(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("the latest bar (-want +got):\n%s", diff)
 	}
+	if got, want := v.Bars[2].Parts[0].Attrs(), (historyAttrs{X: "21.50", Y: "70.000", Height: "30.000"}); got != want {
+		t.Errorf("the latest bar's failing part is drawn at %+v; want %+v", got, want)
+	}
 	if v.Points[0].Failing() != 3 {
 		t.Errorf("failing in the latest run = %d; want 3 (4 failed, 1 excepted)", v.Points[0].Failing())
+	}
+}
+
+// TestTestsPaging pages through a test's failures and its history, and through the
+// exceptions: each page links to its neighbours and keeps the other list's place.
+func TestTestsPaging(t *testing.T) {
+	f := newTestsFixture(t)
+	enc := "/tests/" + encTest
+	var more []monitor.Resource
+	for i := range 60 {
+		more = append(more, device(fmt.Sprintf("pg-%02d", i), fmt.Sprintf("Laptop %02d", i), false))
+	}
+	// With the fixture's own run, the encryption test has judged historyPageSize+1 runs.
+	for range historyPageSize {
+		f.push(t, f.north, more...)
+	}
+	runs := regexp.MustCompile(`\sRun \d+</p>`)
+	link := func(tb testing.TB, body, id string) string {
+		tb.Helper()
+		m := regexp.MustCompile(`<a href="([^"]+)" id="` + id + `">`).FindStringSubmatch(body)
+		if m == nil {
+			tb.Fatalf("the page has no link #%s\n%s", id, excerpt(body))
+		}
+		to, _, _ := strings.Cut(html.UnescapeString(m[1]), "#")
+		return to
+	}
+
+	// 62 failures by external ID: lt-2, lt-3, pg-00 to pg-59.
+	first := f.do(t, "GET", enc, "viewer", nil).Body.String()
+	for _, want := range []string{`data-resource="lt-2"`, `data-resource="pg-47"`, "Showing 1–50 of 62.", `<a href="` + enc + `?failures=2#failures">Next</a>`} {
+		if !strings.Contains(first, want) {
+			t.Errorf("the first page of failures does not contain %q", want)
+		}
+	}
+	if strings.Contains(first, `data-resource="pg-48"`) || strings.Contains(first, ">Previous</a>") {
+		t.Errorf("the first page of failures shows the 51st failure or a previous page")
+	}
+	if n := len(runs.FindAllString(first, -1)); n != historyPageSize {
+		t.Errorf("the first page of history shows %d runs; want %d", n, historyPageSize)
+	}
+
+	second := f.do(t, "GET", enc+"?failures=2", "viewer", nil).Body.String()
+	for _, want := range []string{`data-resource="pg-48"`, `data-resource="pg-59"`, "Showing 51–62 of 62.", `<a href="` + enc + `#failures">Previous</a>`} {
+		if !strings.Contains(second, want) {
+			t.Errorf("the second page of failures does not contain %q", want)
+		}
+	}
+	if strings.Contains(second, `data-resource="pg-47"`) || strings.Contains(second, ">Next</a>") {
+		t.Errorf("the second page of failures shows the 50th failure or a next page")
+	}
+
+	// Older runs keep the page of failures, and the page of failures keeps the runs.
+	older := link(t, second, "older-runs")
+	if !strings.Contains(older, "failures=2") || !strings.Contains(older, "before=") {
+		t.Fatalf("the older runs link is %q; want it to keep the second page of failures", older)
+	}
+	body := f.do(t, "GET", older, "viewer", nil).Body.String()
+	before, _, _ := strings.Cut(older[strings.Index(older, "before=")+len("before="):], "&")
+	for _, want := range []string{`data-resource="pg-48"`, `<a href="` + enc + `#history" class="card-link">Latest runs`,
+		`<a href="` + enc + `?before=` + before + `#failures">Previous</a>`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the older runs do not contain %q\n%s", want, excerpt(body))
+		}
+	}
+	if n := len(runs.FindAllString(body, -1)); n != 1 || strings.Contains(body, `id="older-runs"`) {
+		t.Errorf("the older runs show %d runs (older link: %v); want the one left and no older page", n, strings.Contains(body, `id="older-runs"`))
+	}
+
+	// One exception more than a page.
+	for i := range exceptionsPageSize + 1 {
+		f.except(t, fmt.Sprintf("pg-%02d", i), 30*24*time.Hour)
+	}
+	rows := regexp.MustCompile(`<tr data-exception="`)
+	body = f.do(t, "GET", "/exceptions?state=active", "viewer", nil).Body.String()
+	if n := len(rows.FindAllString(body, -1)); n != exceptionsPageSize {
+		t.Errorf("the first page of exceptions shows %d; want %d", n, exceptionsPageSize)
+	}
+	older = link(t, body, "older-exceptions")
+	if !strings.Contains(older, "state=active") {
+		t.Errorf("the older exceptions link %q does not keep the filter", older)
+	}
+	if !strings.Contains(body, `href="/exceptions.csv?state=active" id="export-exceptions"`) {
+		t.Errorf("the export link does not keep the filter\n%s", excerpt(body))
+	}
+	body = f.do(t, "GET", older, "viewer", nil).Body.String()
+	if n := len(rows.FindAllString(body, -1)); n != 1 || !strings.Contains(body, "<code>pg-00</code>") {
+		t.Errorf("the older exceptions show %d; want the oldest one, of pg-00", n)
+	}
+	if !strings.Contains(body, `<a href="/exceptions?state=active">Newest</a>`) || strings.Contains(body, `id="older-exceptions"`) {
+		t.Errorf("the older exceptions do not link back to the newest only\n%s", excerpt(body))
+	}
+}
+
+// TestSortTests orders the same tests by each of the list's sort keys.
+func TestSortTests(t *testing.T) {
+	at := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	entry := func(id, title string, sev monitor.Severity, enabled bool, status domain.ResultStatus, failed, excepted int, runAgo time.Duration) testEntry {
+		e := testEntry{TestInfo: collect.TestInfo{Test: monitor.Test{ID: id, Title: title, Severity: sev}, Enabled: enabled}}
+		if status != "" {
+			e.Summary = &domain.TestSummary{TestID: id, Status: status, Failed: failed, Excepted: excepted, LastRunAt: at.Add(-runAgo)}
+		}
+		return e
+	}
+	all := []testEntry{
+		entry("pass-high", "Passes", monitor.SeverityHigh, true, domain.ResultPass, 0, 0, time.Hour),
+		entry("fail-low-many", "Fails a lot", monitor.SeverityLow, true, domain.ResultFail, 9, 0, 2*time.Hour),
+		entry("fail-critical", "Fails badly", monitor.SeverityCritical, true, domain.ResultFail, 2, 0, 3*time.Hour),
+		entry("excepted-high", "All excepted", monitor.SeverityHigh, true, domain.ResultExcepted, 3, 3, 4*time.Hour),
+		entry("error-medium", "Cannot judge", monitor.SeverityMedium, true, domain.ResultError, 0, 0, 0),
+		entry("not-run", "Never judged", monitor.SeverityCritical, true, "", 0, 0, 0),
+		entry("disabled", "Switched off", monitor.SeverityCritical, false, "", 0, 0, 0),
+	}
+	for _, tc := range []struct {
+		key  string
+		want []string
+	}{
+		{"", []string{"fail-critical", "fail-low-many", "error-medium", "excepted-high", "pass-high", "not-run", "disabled"}},
+		{"severity", []string{"fail-critical", "not-run", "disabled", "excepted-high", "pass-high", "error-medium", "fail-low-many"}},
+		{"failing", []string{"fail-low-many", "fail-critical", "not-run", "disabled", "excepted-high", "pass-high", "error-medium"}},
+		{"title", []string{"excepted-high", "error-medium", "fail-low-many", "fail-critical", "not-run", "pass-high", "disabled"}},
+		{"last_run", []string{"error-medium", "pass-high", "fail-low-many", "fail-critical", "excepted-high", "not-run", "disabled"}},
+	} {
+		ts := slices.Clone(all)
+		sortTests(ts, tc.key)
+		var got []string
+		for _, e := range ts {
+			got = append(got, e.Test.ID)
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("sortTests(%q) (-want +got):\n%s", tc.key, diff)
+		}
 	}
 }

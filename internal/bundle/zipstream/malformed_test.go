@@ -91,6 +91,10 @@ func TestMalformed(t *testing.T) {
 	dataOf := func(i int) int { // where member i's data start
 		return l.locals[i] + localHeaderLen + int(binary.LittleEndian.Uint16(good[l.locals[i]+26:])) + int(binary.LittleEndian.Uint16(good[l.locals[i]+28:]))
 	}
+	extraOf := func(i int) int { // where record i's extra fields start: the extended timestamp
+		return l.records[i] + centralHeaderLen + int(binary.LittleEndian.Uint16(good[l.records[i]+28:]))
+	}
+	compressedSize := func(i int) uint32 { return binary.LittleEndian.Uint32(good[l.records[i]+20:]) }
 	tests := []struct {
 		name  string
 		zip   func() []byte
@@ -117,8 +121,17 @@ func TestMalformed(t *testing.T) {
 			return put32(put32(b, l.records[0]+42, uint32(l.locals[2])), l.records[2]+42, uint32(l.locals[0]))
 		}), "overlap or are out of order", true},
 		{"data overlapping the next member", patch(func(b []byte) []byte { return put32(b, l.records[0]+20, uint32(l.locals[1]-dataOf(0)+1)) }), "run into the next member", true},
+		{"data descriptor overlapping the next member", patch(func(b []byte) []byte { return put32(b, l.records[1]+42, uint32(l.locals[1]-5)) }), "run into the next member", true},
+		{"data descriptor's signature overlapping the next member", patch(func(b []byte) []byte { return put32(b, l.records[1]+42, uint32(l.locals[1]-2)) }), "data descriptor runs into the next member", true},
+		{"member on another disk", patch(func(b []byte) []byte { return put16(b, l.records[0]+34, 1) }), "is on disk 1", true},
+		{"deflated data after the stream's end", patch(func(b []byte) []byte { return put32(b, l.records[1]+20, compressedSize(1)+4) }), "data follow the end of its compressed stream", true},
+		{"deflated data cut short", patch(func(b []byte) []byte { return put32(b, l.records[1]+20, compressedSize(1)/2) }), "compressed data are cut short", true},
+		{"extra fields cut short", patch(func(b []byte) []byte { return put16(b, l.records[2]+30, 3) }), "extra fields are cut short", true},
+		{"extra field past the fields' end", patch(func(b []byte) []byte { return put16(b, extraOf(2)+2, 200) }), "runs past the fields' end", true},
+		{"ZIP64 field too short", patch(func(b []byte) []byte { return put32(put16(b, extraOf(0), zip64ExtraID), l.records[0]+24, max32) }), "ZIP64 field is too short", true},
 		{"no local header", patch(func(b []byte) []byte { return put32(b, l.locals[1], 0) }), "no local header", true},
 		{"local header naming another member", patch(func(b []byte) []byte { b[l.locals[0]+localHeaderLen] = 'x'; return b }), `names it "x.txt"`, true},
+		{"local header's name of another length", patch(func(b []byte) []byte { return put16(b, l.locals[0]+26, 4) }), "names another member", true},
 		{"local method differs", patch(func(b []byte) []byte { return put16(b, l.locals[0]+8, Deflate) }), "compression method", true},
 		{"one byte of data changed", patch(func(b []byte) []byte { b[dataOf(0)+2] ^= 1; return b }), "checksum error", true},
 		{"deflated data changed", patch(func(b []byte) []byte { b[dataOf(1)+5] ^= 0x40; return b }), "", false},
@@ -179,6 +192,10 @@ func TestZip64Locator(t *testing.T) {
 			binary.LittleEndian.PutUint64(b[recAt+24:], 1<<60)
 			binary.LittleEndian.PutUint64(b[recAt+32:], 1<<60)
 		}, "claims 1152921504606846976 members"},
+		{"locator on another disk", func(b []byte) { binary.LittleEndian.PutUint32(b[locAt+4:], 1) }, "several disks"},
+		{"locator counting two disks", func(b []byte) { binary.LittleEndian.PutUint32(b[locAt+16:], 2) }, "several disks"},
+		{"ZIP64 end record on another disk", func(b []byte) { binary.LittleEndian.PutUint32(b[recAt+16:], 1) }, "several disks"},
+		{"ZIP64 end record with members on other disks", func(b []byte) { binary.LittleEndian.PutUint64(b[recAt+24:], 1) }, "several disks"},
 		{"directory offset huge", func(b []byte) { binary.LittleEndian.PutUint64(b[recAt+48:], 1<<62) }, "does not fit"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -200,5 +217,35 @@ func TestCountBeyondRecords(t *testing.T) {
 	binary.LittleEndian.PutUint16(b[end+10:], 4)
 	if err := readAll(b); err == nil || !strings.Contains(err.Error(), "ends after 3 of the 4 records") {
 		t.Errorf("error = %v; want the directory to end early", err)
+	}
+}
+
+// TestReaderMisuse checks what Reader does with entries it did not make and members read
+// after Close.
+func TestReaderMisuse(t *testing.T) {
+	b := simpleZip(t)
+	z, err := NewReader(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := z.Open(&Entry{Name: "a.txt", HeaderOffset: 0}); err == nil || !strings.Contains(err.Error(), "did not come from this reader") {
+		t.Errorf("Open of a made-up entry = %v; want it refused", err)
+	}
+	for _, at := range []int64{0, z.dirStart - 1, z.dirEnd - centralHeaderLen + 1} {
+		if _, err := z.EntryAt(at); err == nil || !strings.Contains(err.Error(), "no central directory record") || !errors.Is(err, ErrFormat) {
+			t.Errorf("EntryAt(%d) = %v; want no record there", at, err)
+		}
+	}
+	e, err := z.Entries().Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := z.Open(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.Close()
+	if _, err := rc.Read(make([]byte, 10)); err == nil || !strings.Contains(err.Error(), "read after close") {
+		t.Errorf("Read after Close = %v; want an error", err)
 	}
 }

@@ -9,15 +9,13 @@ import (
 	"hash/crc32"
 	"io"
 	"sync"
-	"time"
 )
 
 // Reader reads a zip file through an io.ReaderAt without loading its central directory:
 // Entries walks the directory record by record, and Open reads a member. It is safe for
 // concurrent use; each Iterator and each opened member is for one goroutine.
 type Reader struct {
-	r    io.ReaderAt
-	size int64
+	r io.ReaderAt
 	// dirStart and dirEnd bound the central directory; count is the number of records
 	// it claims.
 	dirStart, dirEnd int64
@@ -58,7 +56,6 @@ func NewReader(r io.ReaderAt, size int64) (*Reader, error) {
 	onDisk, total := binary.LittleEndian.Uint16(end[8:]), binary.LittleEndian.Uint16(end[10:])
 	z := &Reader{
 		r:      r,
-		size:   size,
 		count:  uint64(total),
 		dirEnd: endAt,
 	}
@@ -116,9 +113,6 @@ func NewReader(r io.ReaderAt, size int64) (*Reader, error) {
 
 // Count returns the number of members the end record claims; Iterator checks it.
 func (z *Reader) Count() uint64 { return z.count }
-
-// Size returns the size of the zip file.
-func (z *Reader) Size() int64 { return z.size }
 
 // Iterator walks the central directory in order.
 type Iterator struct {
@@ -247,14 +241,11 @@ func (z *Reader) parseRecord(rec []byte, pos int64, n uint64) (*Entry, error) {
 		CRC32:            binary.LittleEndian.Uint32(rec[16:]),
 		CompressedSize:   uint64(binary.LittleEndian.Uint32(rec[20:])),
 		UncompressedSize: uint64(binary.LittleEndian.Uint32(rec[24:])),
-		ExternalAttrs:    binary.LittleEndian.Uint32(rec[38:]),
 		Name:             string(rec[centralHeaderLen : centralHeaderLen+nameLen]),
 		record:           pos,
 	}
-	mtime, mdate := binary.LittleEndian.Uint16(rec[12:]), binary.LittleEndian.Uint16(rec[14:])
 	disk := binary.LittleEndian.Uint16(rec[34:])
 	offset := uint64(binary.LittleEndian.Uint32(rec[42:]))
-	e.Modified = fromMsDosTime(mdate, mtime)
 
 	extra := rec[centralHeaderLen+nameLen : centralHeaderLen+nameLen+extraLen]
 	for len(extra) > 0 {
@@ -267,35 +258,18 @@ func (z *Reader) parseRecord(rec []byte, pos int64, n uint64) (*Entry, error) {
 		}
 		field := extra[4 : 4+size]
 		extra = extra[4+size:]
-		switch id {
-		case zip64ExtraID:
-			// Only the values the record saturates are here, in this order.
-			take := func(v *uint64) error {
-				if len(field) < 8 {
-					return formatError("member %q: its ZIP64 field is too short", e.Name)
-				}
-				*v, field = binary.LittleEndian.Uint64(field), field[8:]
-				return nil
+		if id != zip64ExtraID {
+			continue
+		}
+		// Only the values the record saturates are here, in this order.
+		for _, v := range []*uint64{&e.UncompressedSize, &e.CompressedSize, &offset} {
+			if *v != max32 {
+				continue
 			}
-			if e.UncompressedSize == max32 {
-				if err := take(&e.UncompressedSize); err != nil {
-					return nil, err
-				}
+			if len(field) < 8 {
+				return nil, formatError("member %q: its ZIP64 field is too short", e.Name)
 			}
-			if e.CompressedSize == max32 {
-				if err := take(&e.CompressedSize); err != nil {
-					return nil, err
-				}
-			}
-			if offset == max32 {
-				if err := take(&offset); err != nil {
-					return nil, err
-				}
-			}
-		case extTimeExtraID:
-			if size >= 5 && field[0]&1 != 0 {
-				e.Modified = time.Unix(int64(binary.LittleEndian.Uint32(field[1:])), 0).UTC()
-			}
+			*v, field = binary.LittleEndian.Uint64(field), field[8:]
 		}
 	}
 	if disk != 0 && disk != max16 {
@@ -446,9 +420,6 @@ func (m *memberReader) check() error {
 	}
 	if m.fr != nil {
 		// The compressed stream must end where the member's data do.
-		if m.br.Buffered() > 0 {
-			return formatError("member %q: data follow the end of its compressed stream", e.Name)
-		}
 		if _, err := m.br.ReadByte(); err != io.EOF {
 			return formatError("member %q: data follow the end of its compressed stream", e.Name)
 		}

@@ -77,12 +77,6 @@ type Entry struct {
 	CRC32            uint32
 	CompressedSize   uint64
 	UncompressedSize uint64
-	// Modified is the time of the extended timestamp field when there is one, otherwise
-	// the MS-DOS date and time taken as UTC.
-	Modified time.Time
-	// ExternalAttrs holds the file's attributes; for members made on Unix, its mode in
-	// the high 16 bits.
-	ExternalAttrs uint32
 	// HeaderOffset is where the member's local header starts.
 	HeaderOffset int64
 
@@ -92,9 +86,6 @@ type Entry struct {
 	record int64
 	limit  int64
 }
-
-// IsDir reports whether the entry is a directory: its name ends in a slash.
-func (e *Entry) IsDir() bool { return len(e.Name) > 0 && e.Name[len(e.Name)-1] == '/' }
 
 // Record returns the position of the entry's central directory record, which
 // Reader.EntryAt reads again.
@@ -108,9 +99,4 @@ func msDosTime(t time.Time) (date, tim uint16) {
 	date = uint16(t.Day() + int(t.Month())<<5 + (t.Year()-1980)<<9)
 	tim = uint16(t.Second()/2 + t.Minute()<<5 + t.Hour()<<11)
 	return date, tim
-}
-
-func fromMsDosTime(date, tim uint16) time.Time {
-	return time.Date(int(date>>9+1980), time.Month(date>>5&0xf), int(date&0x1f),
-		int(tim>>11), int(tim>>5&0x3f), int(tim&0x1f*2), 0, time.UTC)
 }
