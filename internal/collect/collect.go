@@ -272,6 +272,37 @@ func (s *Service) RunConnection(ctx context.Context, orgID, connectionID int64) 
 	return s.execute(ctx, run)
 }
 
+// RunResult is the end of a run StartConnection started: what RunConnection returns.
+type RunResult struct {
+	Run *domain.ConnectionRun
+	Err error
+}
+
+// StartConnection claims a run of the connection now, like RunConnection, and carries it
+// out in the background: it returns the claimed run at once, and a channel that receives
+// the result when the run ends. The run outlives ctx (a browser moving on must not stop
+// it); its own timeout bounds it. A connection running already is KindConflict. Errors of
+// the background run are logged as well as sent.
+func (s *Service) StartConnection(ctx context.Context, orgID, connectionID int64) (*domain.ConnectionRun, <-chan RunResult, error) {
+	run, err := s.Store.ClaimConnection(ctx, orgID, connectionID, s.ownerName(), s.lease())
+	if err != nil {
+		return nil, nil, err
+	}
+	done := make(chan RunResult, 1)
+	runCtx := context.WithoutCancel(ctx)
+	go func() {
+		finished, err := s.execute(runCtx, run)
+		switch {
+		case err != nil && finished != nil:
+			s.logger().Error("run tests after a connection run", "org_id", orgID, "run_id", finished.ID, "err", err)
+		case err != nil:
+			s.logger().Error("connection run", "org_id", orgID, "connection_id", connectionID, "run_id", run.ID, "err", err)
+		}
+		done <- RunResult{finished, err}
+	}()
+	return run, done, nil
+}
+
 // execute carries out a claimed run, renewing its claim while it lasts.
 func (s *Service) execute(ctx context.Context, run *domain.ConnectionRun) (*domain.ConnectionRun, error) {
 	timeout := s.RunTimeout

@@ -317,3 +317,33 @@ func TestPushResourcesStoredWhenTestsCannotRun(t *testing.T) {
 		t.Errorf("a push refused as invalid = %v; want an error other than TestsNotRunError", err)
 	}
 }
+
+// TestStartConnection: the run is claimed before StartConnection returns, finishes in the
+// background, and a connection already claimed cannot be started again.
+func TestStartConnection(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		w := newWorld()
+		e := newEnv(t, st, w, t.TempDir())
+		org, _ := e.org(t, "acme")
+		w.account("a1").set([]monitor.Resource{user("u1", "alice", true)}, nil, nil)
+		c, err := e.svc.CreateConnection(ctx, domain.SystemActor, org.ID, collect.ConnectionInput{Kind: "fake", Name: "prod", Config: config("a1")})
+		must(t, "CreateConnection", err)
+
+		started, done, err := e.svc.StartConnection(ctx, org.ID, c.ID)
+		must(t, "StartConnection", err)
+		if started.ID == 0 || started.Status != domain.RunRunning || started.Trigger != domain.TriggerManual {
+			t.Fatalf("started run = %+v; want a running manual run", started)
+		}
+		res := <-done
+		if res.Err != nil || res.Run == nil || res.Run.ID != started.ID || res.Run.Status != domain.RunSucceeded || res.Run.Added != 1 {
+			t.Fatalf("finished = %+v, %v; want run %d succeeded with 1 resource added", res.Run, res.Err, started.ID)
+		}
+
+		// Another process holds a claim: starting it again is a conflict, and nothing runs.
+		_, err = st.ClaimConnection(ctx, org.ID, c.ID, "elsewhere", time.Minute)
+		must(t, "ClaimConnection", err)
+		if _, done, err := e.svc.StartConnection(ctx, org.ID, c.ID); domain.KindOf(err) != domain.KindConflict || done != nil {
+			t.Errorf("StartConnection while claimed = %v; want KindConflict and no run", err)
+		}
+	})
+}

@@ -395,9 +395,6 @@ type Exception struct {
 	RevokedBy    int64
 }
 
-// MaxExceptionTerm is the longest an exception may run: it must be reviewed at least yearly.
-const MaxExceptionTerm = 366 * 24 * time.Hour
-
 // Active reports whether the exception covers its resource at time t.
 func (e *Exception) Active(t time.Time) bool {
 	return !e.CreatedAt.After(t) && t.Before(e.ExpiresAt) && (e.RevokedAt == nil || t.Before(*e.RevokedAt))
@@ -419,12 +416,59 @@ func ValidateException(e *Exception, now time.Time) error {
 		return Invalid("justification", "must be at most 5000 characters")
 	case e.ApproverID <= 0:
 		return Invalid("approver_id", "is required")
-	case !e.ExpiresAt.After(now):
+	}
+	return CheckExceptionExpiry(e.ExpiresAt, now)
+}
+
+// CheckExceptionExpiry checks an exception's expiry: in the future, and at most one year
+// ahead, so that every exception is reviewed at least yearly.
+func CheckExceptionExpiry(expires, now time.Time) error {
+	switch {
+	case expires.IsZero():
+		return Invalid("expires_at", "is required")
+	case !expires.After(now):
 		return Invalid("expires_at", "must be in the future")
-	case e.ExpiresAt.Sub(now) > MaxExceptionTerm:
-		return Invalid("expires_at", "must be within a year: exceptions are reviewed at least yearly")
+	case expires.After(now.AddDate(1, 0, 0)):
+		return Invalid("expires_at", "must be at most one year ahead: exceptions are reviewed at least yearly")
 	}
 	return nil
+}
+
+// ExceptionApprovers returns who may approve an exception the requester asks for: the
+// organization's owners, admins and members other than the requester, or the requester
+// alone (onlySelf) when nobody else may.
+func ExceptionApprovers(members []Member, requester int64) (list []Member, onlySelf bool) {
+	for _, m := range members {
+		if m.Role.CanEdit() && m.User.ID != requester {
+			list = append(list, m)
+		}
+	}
+	if len(list) > 0 {
+		return list, false
+	}
+	for _, m := range members {
+		if m.User.ID == requester && m.Role.CanEdit() {
+			return []Member{m}, true
+		}
+	}
+	return nil, true
+}
+
+// CheckExceptionApprover checks that the approver is among ExceptionApprovers.
+func CheckExceptionApprover(members []Member, requester, approverID int64) error {
+	list, onlySelf := ExceptionApprovers(members, requester)
+	for _, m := range list {
+		if m.User.ID == approverID {
+			return nil
+		}
+	}
+	if approverID == 0 {
+		return Invalid("approver_id", "is required")
+	}
+	if onlySelf {
+		return Invalid("approver_id", "must be you: nobody else in the organization may approve exceptions")
+	}
+	return Invalid("approver_id", "must be an owner, admin or member of the organization other than you")
 }
 
 // ExceptionFilter narrows a list of exceptions, newest first. Zero values match everything.

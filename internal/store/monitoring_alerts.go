@@ -165,8 +165,10 @@ func plural(n int, noun string) string {
 }
 
 // CreateException accepts a resource currently failing one of the organization's tests
-// until e.ExpiresAt, with a ledger entry. The approver must be a member (else KindInvalid
-// for "approver_id"); a resource not failing the test is KindInvalid for "external_id";
+// until e.ExpiresAt, with a ledger entry. The approver must be one of
+// domain.ExceptionApprovers for the actor (else KindInvalid for "approver_id"): an owner,
+// admin or member other than the actor, unless nobody else may approve; a resource not
+// failing the test is KindInvalid for "external_id";
 // an exception in force for the same test and resource is KindConflict. On success e holds
 // what was stored.
 func (s *Store) CreateException(ctx context.Context, actor domain.Actor, e *domain.Exception) error {
@@ -188,6 +190,13 @@ func (s *Store) CreateException(ctx context.Context, actor domain.Actor, e *doma
 		return domain.Invalid("approver_id", "is not a member of this organization")
 	}
 	if err != nil {
+		return err
+	}
+	members, err := s.members(ctx, tx, e.OrgID)
+	if err != nil {
+		return err
+	}
+	if err := domain.CheckExceptionApprover(members, actor.UserID, e.ApproverID); err != nil {
 		return err
 	}
 	var status string

@@ -367,6 +367,7 @@ func TestExceptions(t *testing.T) {
 		f := newFixture(t, s)
 		f.record(t, "v1=pass", "v2=fail")
 		outsider := newUser(t, s, "out@else.example")
+		viewer := newMember(t, s, f.org.ID, "vic@acme.example", domain.RoleViewer)
 		base := domain.Exception{OrgID: f.org.ID, TestID: f.test.ID, ExternalID: "v2", Justification: "Compensating control",
 			ApproverID: f.ann.ID, ExpiresAt: f.clk.t.Add(90 * 24 * time.Hour)}
 		for _, tc := range []struct {
@@ -377,6 +378,7 @@ func TestExceptions(t *testing.T) {
 			{"no justification", func(e *domain.Exception) { e.Justification = " " }, "justification"},
 			{"no approver", func(e *domain.Exception) { e.ApproverID = 0 }, "approver_id"},
 			{"approver not a member", func(e *domain.Exception) { e.ApproverID = outsider.ID }, "approver_id"},
+			{"approver a viewer", func(e *domain.Exception) { e.ApproverID = viewer.ID }, "approver_id"},
 			{"expired", func(e *domain.Exception) { e.ExpiresAt = f.clk.t }, "expires_at"},
 			{"too long", func(e *domain.Exception) { e.ExpiresAt = f.clk.t.Add(400 * 24 * time.Hour) }, "expires_at"},
 			{"passing resource", func(e *domain.Exception) { e.ExternalID = "v1" }, "external_id"},
@@ -388,6 +390,11 @@ func TestExceptions(t *testing.T) {
 				wantInvalid(t, "CreateException", s.CreateException(ctx, admin, &e), tc.field)
 			})
 		}
+		// Nobody approves their own exception while someone else may.
+		self := base
+		self.ApproverID = f.ann.ID
+		annActor := domain.Actor{UserID: f.ann.ID, Email: "ann@acme.example"}
+		wantInvalid(t, "CreateException(approved by the requester)", s.CreateException(ctx, annActor, &self), "approver_id")
 		e := base
 		must(t, "CreateException", s.CreateException(ctx, admin, &e))
 		if e.ID == 0 || e.ApproverName != "ann" || !e.CreatedAt.Equal(f.clk.t) || e.RevokedAt != nil {

@@ -329,7 +329,12 @@ func (s *Store) Member(ctx context.Context, orgID, userID int64) (*domain.Member
 
 // Members lists the organization's members by email.
 func (s *Store) Members(ctx context.Context, orgID int64) ([]domain.Member, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+memberColumns+`
+	return s.members(ctx, s.rdb, orgID)
+}
+
+// members lists the organization's members through q, by email.
+func (s *Store) members(ctx context.Context, q querier, orgID int64) ([]domain.Member, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+memberColumns+`
 		FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.org_id = $1`, orgID)
 	if err != nil {
 		return nil, fmt.Errorf("list members: %w", err)

@@ -10,19 +10,11 @@ import (
 )
 
 // A run can take minutes (a large AWS account), far longer than a request should wait.
-// "Run now" starts it in the background, waits until it has been claimed (so that its run
-// exists and has a page), and a little longer in case it finishes at once, then answers
-// with the run as it stands. The run page shows its progress.
+// "Run now" starts it in the background and waits a little in case it finishes at once,
+// then answers with the run as it stands. The run page shows its progress.
 
-// Timings of "Run now".
-const (
-	// runClaimWait bounds the wait for the run to be claimed and recorded.
-	runClaimWait = 10 * time.Second
-	// runFinishWait is how long a request waits for a claimed run to finish.
-	runFinishWait = 2 * time.Second
-	// runPoll is how often the store is asked whether the run has started.
-	runPoll = 20 * time.Millisecond
-)
+// runFinishWait is how long a request waits for a started run to finish.
+const runFinishWait = 2 * time.Second
 
 // startRun runs a connection in the background and returns its run once it has started,
 // finished when it took less than runFinishWait. A connection already running is
@@ -36,76 +28,22 @@ func (s *Server) startRun(ctx context.Context, orgID, connectionID int64) (*doma
 	if err != nil {
 		return nil, err
 	}
-	latest := func() (int64, error) {
-		runs, err := st.ConnectionRuns(ctx, orgID, domain.RunFilter{ConnectionID: connectionID, Limit: 1})
-		if err != nil || len(runs) == 0 {
-			return 0, err
-		}
-		return runs[0].ID, nil
-	}
-	before, err := latest()
+	started, done, err := svc.StartConnection(ctx, orgID, connectionID)
 	if err != nil {
 		return nil, err
-	}
-	type outcome struct {
-		run *domain.ConnectionRun
-		err error
-	}
-	done := make(chan outcome, 1)
-	// The run outlives the request: it must not end when the browser moves on. Its own
-	// timeout bounds it, and a run cut short by a shutdown is recorded as failed.
-	runCtx := context.WithoutCancel(ctx)
-	go func() {
-		run, err := svc.RunConnection(runCtx, orgID, connectionID)
-		if err != nil {
-			switch {
-			case domain.KindOf(err) == domain.KindConflict && run == nil:
-			case run != nil:
-				s.log.Error("run tests after a connection run", "org_id", orgID, "run_id", run.ID, "err", err)
-			default:
-				s.log.Error("connection run", "org_id", orgID, "connection_id", connectionID, "err", err)
-			}
-		}
-		done <- outcome{run, err}
-	}()
-
-	claimed := time.NewTimer(runClaimWait)
-	defer claimed.Stop()
-	tick := time.NewTicker(runPoll)
-	defer tick.Stop()
-	var runID int64
-	for runID == 0 {
-		select {
-		case o := <-done:
-			if o.run == nil {
-				return nil, o.err
-			}
-			return o.run, nil
-		case <-tick.C:
-			id, err := latest()
-			if err != nil {
-				return nil, err
-			}
-			if id > before {
-				runID = id
-			}
-		case <-claimed.C:
-			return nil, domain.Errorf(domain.KindConflict, "the run did not start within %s; try again in a moment", runClaimWait)
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
 	}
 	finished := time.NewTimer(runFinishWait)
 	defer finished.Stop()
 	select {
-	case o := <-done:
-		if o.run != nil {
-			return o.run, nil
+	case res := <-done:
+		if res.Run == nil {
+			return nil, res.Err
 		}
+		return res.Run, nil
 	case <-finished.C:
 	case <-ctx.Done():
 	}
-	return st.ConnectionRun(context.WithoutCancel(ctx), orgID, runID)
+	return st.ConnectionRun(context.WithoutCancel(ctx), orgID, started.ID)
 }
 
 func (s *Server) runConnection(w http.ResponseWriter, r *http.Request, p *principal) error {

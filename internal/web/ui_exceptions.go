@@ -333,57 +333,6 @@ func (s *Server) exceptionsCSV(w http.ResponseWriter, r *http.Request, p *princi
 	return nil
 }
 
-// approvers returns who may approve an exception the requester asks for: the
-// organization's owners, admins and members other than the requester, or the requester
-// alone (onlySelf) when nobody else may.
-func approvers(members []domain.Member, requester int64) (list []domain.Member, onlySelf bool) {
-	for _, m := range members {
-		if m.Role.CanEdit() && m.User.ID != requester {
-			list = append(list, m)
-		}
-	}
-	if len(list) > 0 {
-		return list, false
-	}
-	for _, m := range members {
-		if m.User.ID == requester && m.Role.CanEdit() {
-			return []domain.Member{m}, true
-		}
-	}
-	return nil, true
-}
-
-// checkApprover checks that the approver chosen is among approvers.
-func checkApprover(members []domain.Member, requester, approverID int64) error {
-	list, onlySelf := approvers(members, requester)
-	for _, m := range list {
-		if m.User.ID == approverID {
-			return nil
-		}
-	}
-	if approverID == 0 {
-		return domain.Invalid("approver_id", "is required")
-	}
-	if onlySelf {
-		return domain.Invalid("approver_id", "must be you: nobody else in the organization may approve exceptions")
-	}
-	return domain.Invalid("approver_id", "must be an owner, admin or member of the organization other than you")
-}
-
-// checkExpiry checks an exception's expiry: in the future, and at most a year ahead so
-// that every exception is reviewed at least yearly.
-func checkExpiry(expires, now time.Time) error {
-	switch {
-	case expires.IsZero():
-		return domain.Invalid("expires_at", "is required")
-	case !expires.After(now):
-		return domain.Invalid("expires_at", "must be in the future")
-	case expires.After(now.AddDate(1, 0, 0)):
-		return domain.Invalid("expires_at", "must be at most one year ahead: exceptions are reviewed at least yearly")
-	}
-	return nil
-}
-
 // acceptView is the data of the form that accepts a failure with an exception.
 type acceptView struct {
 	Entry     *testEntry
@@ -456,7 +405,7 @@ func (s *Server) renderAccept(w http.ResponseWriter, r *http.Request, p *princip
 	now := s.now().UTC()
 	v := acceptView{Entry: e, Failure: *failure,
 		MinDate: now.AddDate(0, 0, 1).Format(time.DateOnly), MaxDate: now.AddDate(1, 0, 0).Format(time.DateOnly)}
-	v.Approvers, v.OnlySelf = approvers(members, p.User.ID)
+	v.Approvers, v.OnlySelf = domain.ExceptionApprovers(members, p.User.ID)
 	pg := s.newPage(w, r, p, "Accept a failure of "+e.Test.Title, "tests")
 	pg.Form = f
 	pg.Data = v
@@ -492,13 +441,13 @@ func (s *Server) createException(ctx context.Context, p *principal, e *testEntry
 	if req.badApprover != nil {
 		return nil, req.badApprover
 	}
-	if err := checkApprover(members, p.User.ID, ex.ApproverID); err != nil {
+	if err := domain.CheckExceptionApprover(members, p.User.ID, ex.ApproverID); err != nil {
 		return nil, err
 	}
 	if req.badExpiry != nil {
 		return nil, req.badExpiry
 	}
-	if err := checkExpiry(ex.ExpiresAt, s.now()); err != nil {
+	if err := domain.CheckExceptionExpiry(ex.ExpiresAt, s.now()); err != nil {
 		return nil, err
 	}
 	if err := mon.CreateException(ctx, p.Actor(), ex); err != nil {
