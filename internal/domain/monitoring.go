@@ -63,6 +63,9 @@ type Connection struct {
 	LastRun   *ConnectionRun
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// CredentialsSetAt is when the sealed credentials were last written: at creation, or
+	// by the last change that replaced them.
+	CredentialsSetAt time.Time
 }
 
 var connectionKindPattern = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)

@@ -127,11 +127,17 @@ func (s *Store) appendEvent(ctx context.Context, tx *sql.Tx, actor domain.Actor,
 // transaction of the change they record, and returns the index of the first. It is the
 // one place events are written. All get the same time.
 func (s *Store) appendEvents(ctx context.Context, tx *sql.Tx, actor domain.Actor, orgID int64, evs []newEvent) (int64, error) {
+	return s.appendEventsAt(ctx, tx, actor, orgID, s.now(), evs)
+}
+
+// appendEventsAt is appendEvents at the given time: that of the change they record, when
+// the change keeps its time in its own rows too.
+func (s *Store) appendEventsAt(ctx context.Context, tx *sql.Tx, actor domain.Actor, orgID int64, at time.Time, evs []newEvent) (int64, error) {
 	l, err := s.ledgerFor(ctx, tx, orgID)
 	if err != nil {
 		return 0, err
 	}
-	enc, err := encodeEvents(actor, orgID, l.next, s.now(), evs)
+	enc, err := encodeEvents(actor, orgID, l.next, at, evs)
 	if err != nil {
 		return 0, err
 	}

@@ -76,8 +76,8 @@ func (s *Store) CreateConnection(ctx context.Context, actor domain.Actor, c *dom
 	now := s.now()
 	var id int64
 	err = tx.QueryRowContext(ctx, `INSERT INTO connections (org_id, kind, name, interval_seconds, enabled, secret_key_id,
-			secret_nonce, secret, next_run_at, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $9) RETURNING id`,
+			secret_nonce, secret, next_run_at, created_at, updated_at, credentials_set_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $9, $9) RETURNING id`,
 		c.OrgID, c.Kind, c.Name, int64(c.Interval/time.Second), c.Enabled, secret.KeyID, secret.Nonce, secret.Ciphertext,
 		s.t(now)).Scan(&id)
 	if s.d.isUnique(err) {
@@ -106,17 +106,17 @@ func (s *Store) CreateConnection(ctx context.Context, actor domain.Actor, c *dom
 	return nil
 }
 
-const connectionSelect = `SELECT id, org_id, kind, name, interval_seconds, enabled, next_run_at, created_at, updated_at
-	FROM connections`
+const connectionSelect = `SELECT id, org_id, kind, name, interval_seconds, enabled, next_run_at, created_at, updated_at,
+	credentials_set_at FROM connections`
 
 func scanConnection(row interface{ Scan(...any) error }, c *domain.Connection) error {
 	var secs int64
-	var next, created, updated dbTime
-	if err := row.Scan(&c.ID, &c.OrgID, &c.Kind, &c.Name, &secs, &c.Enabled, &next, &created, &updated); err != nil {
+	var next, created, updated, credentials dbTime
+	if err := row.Scan(&c.ID, &c.OrgID, &c.Kind, &c.Name, &secs, &c.Enabled, &next, &created, &updated, &credentials); err != nil {
 		return err
 	}
 	c.Interval = time.Duration(secs) * time.Second
-	c.NextRunAt, c.CreatedAt, c.UpdatedAt = next.t, created.t, updated.t
+	c.NextRunAt, c.CreatedAt, c.UpdatedAt, c.CredentialsSetAt = next.t, created.t, updated.t, credentials.t
 	return nil
 }
 
@@ -267,15 +267,15 @@ func (s *Store) UpdateConnection(ctx context.Context, actor domain.Actor, orgID,
 		return nil, fmt.Errorf("update connection %q: %w", old.Name, err)
 	}
 	if ch.Secret != nil {
-		if _, err := tx.ExecContext(ctx, `UPDATE connections SET secret_key_id = $1, secret_nonce = $2, secret = $3
-			WHERE org_id = $4 AND id = $5`, ch.Secret.KeyID, ch.Secret.Nonce, ch.Secret.Ciphertext, orgID, id); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE connections SET secret_key_id = $1, secret_nonce = $2, secret = $3,
+			credentials_set_at = $4 WHERE org_id = $5 AND id = $6`, ch.Secret.KeyID, ch.Secret.Nonce, ch.Secret.Ciphertext,
+			s.t(now), orgID, id); err != nil {
 			return nil, fmt.Errorf("update connection %q: credentials: %w", old.Name, err)
 		}
 	}
-	err = s.appendEvent(ctx, tx, actor, orgID, domain.EventConnectionUpdated, connectionSubject(id), map[string]any{
-		"name":    c.Name,
-		"changes": diff,
-	})
+	// The entry has the time the row keeps, so that the credentials' time is the entry's.
+	_, err = s.appendEventsAt(ctx, tx, actor, orgID, now, []newEvent{{typ: domain.EventConnectionUpdated, subject: connectionSubject(id),
+		data: map[string]any{"name": c.Name, "changes": diff}}})
 	if err != nil {
 		return nil, err
 	}

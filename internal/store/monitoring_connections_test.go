@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -53,7 +54,7 @@ func TestConnections(t *testing.T) {
 		must(t, "CreateConnection", s.CreateConnection(ctx, admin, c, secret("one")))
 		want := domain.Connection{
 			ID: c.ID, OrgID: org.ID, Kind: "aws", Name: "production", Interval: time.Hour, Enabled: true,
-			NextRunAt: monitorStart, CreatedAt: monitorStart, UpdatedAt: monitorStart,
+			NextRunAt: monitorStart, CreatedAt: monitorStart, UpdatedAt: monitorStart, CredentialsSetAt: monitorStart,
 		}
 		if diff := cmp.Diff(want, *c); diff != "" {
 			t.Errorf("created connection mismatch (-want +got):\n%s", diff)
@@ -87,8 +88,8 @@ func TestConnections(t *testing.T) {
 			Name: ptr("prod"), Interval: ptr(6 * time.Hour), Enabled: ptr(false), Secret: &newSecret,
 		})
 		must(t, "UpdateConnection", err)
-		if up.Name != "prod" || up.Interval != 6*time.Hour || up.Enabled || !up.UpdatedAt.Equal(clk.t) {
-			t.Errorf("UpdateConnection = %+v; want prod, 6h, disabled, updated now", up)
+		if up.Name != "prod" || up.Interval != 6*time.Hour || up.Enabled || !up.UpdatedAt.Equal(clk.t) || !up.CredentialsSetAt.Equal(clk.t) {
+			t.Errorf("UpdateConnection = %+v; want prod, 6h, disabled, updated now with its credentials", up)
 		}
 		e := lastEvent(t, s, org.ID)
 		wantEvent(t, e, domain.EventConnectionUpdated, subject("connection", c.ID), map[string]any{
@@ -109,6 +110,14 @@ func TestConnections(t *testing.T) {
 		must(t, "ConnectionSecret", err)
 		if !bytes.Equal(sec.Ciphertext, newSecret.Ciphertext) {
 			t.Errorf("ConnectionSecret after update = %q; want %q", sec.Ciphertext, newSecret.Ciphertext)
+		}
+		// A change that keeps the credentials keeps their time.
+		credentialsSet := clk.t
+		clk.advance(time.Minute)
+		up, err = s.UpdateConnection(ctx, admin, org.ID, c.ID, domain.ConnectionChange{Interval: ptr(12 * time.Hour)})
+		must(t, "UpdateConnection(interval)", err)
+		if !up.UpdatedAt.Equal(clk.t) || !up.CredentialsSetAt.Equal(credentialsSet) {
+			t.Errorf("UpdateConnection(interval) = updated %v, credentials %v; want updated now, credentials at %v", up.UpdatedAt, up.CredentialsSetAt, credentialsSet)
 		}
 		_, err = s.UpdateConnection(ctx, admin, other.ID, c.ID, domain.ConnectionChange{Name: ptr("x")})
 		wantKind(t, "UpdateConnection(other org)", err, domain.KindNotFound)
@@ -292,5 +301,58 @@ func TestClaimsAndSchedule(t *testing.T) {
 		}
 		_, err = a.ClaimConnection(ctx, newOrg(t, a, "other").ID, c.ID, "cli", time.Minute)
 		wantKind(t, "ClaimConnection(other org)", err, domain.KindNotFound)
+	})
+}
+
+// TestMigrationSetsCredentialsTime fills a database as version 6 left it, with connections
+// whose credentials were written at their creation and by later changes, and checks that
+// migrating keeps, for each, the time of the last entry that wrote them.
+func TestMigrationSetsCredentialsTime(t *testing.T) {
+	t.Parallel()
+	storetest.EachEmpty(t, func(t *testing.T, s *store.Store) {
+		must(t, "MigrateToForTest(6)", s.MigrateToForTest(ctx, 6))
+		at := func(minutes int) any {
+			v := monitorStart.Add(time.Duration(minutes) * time.Minute)
+			if s.Engine() == "sqlite" {
+				return v.Format("2006-01-02T15:04:05.000000Z")
+			}
+			return v
+		}
+		must(t, "insert organization", s.ExecForTest(ctx, `INSERT INTO organizations (slug, name, created_at) VALUES ('acme', 'Acme', $1)`, at(0)))
+		orgs, err := s.Organizations(ctx)
+		must(t, "Organizations", err)
+		orgID := orgs[0].ID
+		insert := func(id int64, name string, created int) int64 {
+			must(t, "insert connection", s.ExecForTest(ctx, `INSERT INTO connections (id, org_id, kind, name, interval_seconds, enabled,
+				secret_key_id, secret_nonce, secret, next_run_at, created_at, updated_at)
+				VALUES ($1, $2, 'aws', $3, 3600, 1 = 1, 'k1', $4, $5, $6, $6, $6)`, id, orgID, name, []byte("nonce"), []byte("sealed"), at(created)))
+			return id
+		}
+		replaced, kept, unrecorded := insert(101, "replaced", 1), insert(102, "kept", 2), insert(103, "unrecorded", 3)
+		events := []struct {
+			minutes int
+			typ     string
+			id      int64
+			data    string
+		}{
+			{1, domain.EventConnectionCreated, replaced, `{"kind":"aws","name":"replaced"}`},
+			{2, domain.EventConnectionCreated, kept, `{"kind":"aws","name":"kept"}`},
+			{5, domain.EventConnectionUpdated, replaced, `{"changes":{"credentials":{"from":"sealed","to":"replaced"}},"name":"replaced"}`},
+			{7, domain.EventConnectionUpdated, replaced, `{"changes":{"enabled":{"from":true,"to":false}},"name":"replaced"}`},
+			{8, domain.EventConnectionUpdated, kept, `{"changes":{"name":{"from":"k","to":"kept"}},"name":"kept"}`},
+		}
+		for i, e := range events {
+			must(t, "insert event", s.ExecForTest(ctx, `INSERT INTO events (org_id, idx, at, actor_id, actor, type, subject, data)
+				VALUES ($1, $2, $3, 0, 'system', $4, $5, $6)`, orgID, i, at(e.minutes), e.typ, fmt.Sprintf("connection:%d", e.id), e.data))
+		}
+
+		must(t, "Migrate", s.Migrate(ctx))
+		for id, want := range map[int64]int{replaced: 5, kept: 2, unrecorded: 3} {
+			c, err := s.Connection(ctx, orgID, id)
+			must(t, "Connection", err)
+			if w := monitorStart.Add(time.Duration(want) * time.Minute); !c.CredentialsSetAt.Equal(w) {
+				t.Errorf("connection %s: credentials set at %v after the migration; want %v", c.Name, c.CredentialsSetAt, w)
+			}
+		}
 	})
 }

@@ -167,36 +167,8 @@ func (s *Server) configStateOf(ctx context.Context, c *domain.Connection) (confi
 	default:
 		s.log.Warn("open connection configuration", "org_id", c.OrgID, "connection_id", c.ID, "err", err)
 	}
-	if cs.SetAt, err = s.credentialsSetAt(ctx, c); err != nil {
-		return cs, err
-	}
+	cs.SetAt = c.CredentialsSetAt
 	return cs, nil
-}
-
-// credentialsSetAt is when a connection's sealed configuration was last written: at its
-// creation, or at the last change that replaced it, as the audit trail records.
-func (s *Server) credentialsSetAt(ctx context.Context, c *domain.Connection) (time.Time, error) {
-	since := c.CreatedAt
-	evs, err := s.cfg.Store.Events(ctx, c.OrgID, domain.EventFilter{
-		Type: "connection.", Subject: "connection:" + strconv.FormatInt(c.ID, 10), Since: &since, Limit: 1000,
-	})
-	if err != nil {
-		return time.Time{}, err
-	}
-	for _, e := range evs { // newest first
-		switch e.Type {
-		case domain.EventConnectionCreated:
-			return e.At, nil
-		case domain.EventConnectionUpdated:
-			var d struct {
-				Changes map[string]json.RawMessage `json:"changes"`
-			}
-			if json.Unmarshal(e.Data, &d) == nil && d.Changes["credentials"] != nil {
-				return e.At, nil
-			}
-		}
-	}
-	return c.CreatedAt, nil
 }
 
 // runView is a connection run as the pages show it.
